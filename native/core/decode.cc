@@ -1,0 +1,399 @@
+#include "decode.h"
+
+#include <cstring>
+
+#include "byte_order.h"
+
+namespace tcpsensor {
+
+namespace {
+
+constexpr uint16_t kEtherIPv4 = 0x0800;
+constexpr uint16_t kEtherIPv6 = 0x86DD;
+constexpr uint16_t kEtherVlan = 0x8100;
+constexpr uint16_t kEtherQinQ = 0x88A8;
+constexpr uint16_t kEtherQinQOld = 0x9100;
+constexpr uint16_t kEtherMplsUnicast = 0x8847;
+constexpr uint16_t kEtherMplsMulticast = 0x8848;
+constexpr uint16_t kEtherPppoeSession = 0x8864;
+constexpr uint16_t kEtherCiscoFabricPath = 0x8903;
+constexpr uint16_t kPppIPv4 = 0x0021;
+constexpr uint16_t kPppIPv6 = 0x0057;
+
+// Nesting bound for VLAN/MPLS/PPPoE chains: a frame of nothing but tags must
+// not keep the decoder busy.
+constexpr int kMaxEncapsulations = 16;
+
+LinkResult by_ip_version(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint32_t* l3_offset) {
+    if (offset >= caplen) return LinkResult::Malformed;
+    const uint8_t version = frame[offset] >> 4;
+    if (version != 4 && version != 6) return LinkResult::NotIp;
+    *l3_offset = offset;
+    return LinkResult::Ip;
+}
+
+// Follows an EtherType chain starting at `offset` (which holds the type's
+// payload) until IP is reached.
+LinkResult by_ethertype(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint16_t type,
+                        uint32_t* l3_offset) {
+    for (int depth = 0; depth < kMaxEncapsulations; ++depth) {
+        switch (type) {
+            case kEtherIPv4:
+            case kEtherIPv6:
+                if (offset >= caplen) return LinkResult::Malformed;
+                *l3_offset = offset;
+                return LinkResult::Ip;
+            case kEtherVlan:
+            case kEtherQinQ:
+            case kEtherQinQOld:
+                if (caplen - offset <= 4 || offset >= caplen) return LinkResult::Malformed;
+                type = load_be16(frame + offset + 2);
+                offset += 4;
+                if (type < 1536) return LinkResult::NotIp;  // 802.3 length: LLC/SNAP
+                continue;
+            case kEtherMplsUnicast:
+            case kEtherMplsMulticast: {
+                bool bottom = false;
+                while (!bottom) {
+                    if (offset >= caplen || caplen - offset <= 4) return LinkResult::Malformed;
+                    bottom = (frame[offset + 2] & 0x01) != 0;
+                    offset += 4;
+                }
+                return by_ip_version(frame, caplen, offset, l3_offset);
+            }
+            case kEtherPppoeSession: {
+                if (offset >= caplen || caplen - offset <= 8) return LinkResult::Malformed;
+                const uint16_t ppp = load_be16(frame + offset + 6);
+                offset += 8;
+                if (ppp == kPppIPv4 || ppp == kPppIPv6) {
+                    *l3_offset = offset;
+                    return LinkResult::Ip;
+                }
+                return LinkResult::NotIp;
+            }
+            default:
+                return LinkResult::NotIp;
+        }
+    }
+    return LinkResult::Malformed;
+}
+
+}  // namespace
+
+bool linktype_supported(int lt) {
+    switch (lt) {
+        case linktype::kNull:
+        case linktype::kEthernet:
+        case linktype::kRawAlt1:
+        case linktype::kRawAlt2:
+        case linktype::kRaw:
+        case linktype::kLoop:
+        case linktype::kLinuxSll:
+        case linktype::kIpv4:
+        case linktype::kIpv6:
+        case linktype::kLinuxSll2:
+            return true;
+        default:
+            return false;
+    }
+}
+
+LinkResult decode_link(int lt, const uint8_t* frame, uint32_t caplen, uint32_t* l3_offset) {
+    switch (lt) {
+        case linktype::kEthernet: {
+            if (caplen <= 16) return LinkResult::Malformed;
+            uint32_t base = 0;
+            if (load_be16(frame + 12) == kEtherCiscoFabricPath) {
+                if (caplen <= 16 + 14) return LinkResult::Malformed;
+                base = 16;
+            }
+            const uint16_t type = load_be16(frame + base + 12);
+            if (type < 1536) return LinkResult::NotIp;
+            return by_ethertype(frame, caplen, base + 14, type, l3_offset);
+        }
+        case linktype::kLinuxSll:
+            if (caplen <= 16) return LinkResult::Malformed;
+            return by_ethertype(frame, caplen, 16, load_be16(frame + 14), l3_offset);
+        case linktype::kLinuxSll2:
+            if (caplen <= 20) return LinkResult::Malformed;
+            return by_ethertype(frame, caplen, 20, load_be16(frame), l3_offset);
+        case linktype::kNull:
+        case linktype::kLoop: {
+            if (caplen <= 4) return LinkResult::Malformed;
+            // DLT_NULL writes the family in the capturing host's byte order;
+            // the families we accept are small, so whichever half is
+            // non-zero tells the order.
+            uint32_t family = lt == linktype::kLoop ? load_be32(frame) : load_le32(frame);
+            if (lt == linktype::kNull && family > 0xffff) family = load_be32(frame);
+            // 2: AF_INET everywhere; 10, 24, 28, 30: AF_INET6 on Linux and the BSDs.
+            if (family == 2 || family == 10 || family == 24 || family == 28 || family == 30)
+                return by_ip_version(frame, caplen, 4, l3_offset);
+            return LinkResult::NotIp;
+        }
+        case linktype::kRaw:
+        case linktype::kRawAlt1:
+        case linktype::kRawAlt2:
+        case linktype::kIpv4:
+        case linktype::kIpv6:
+            return by_ip_version(frame, caplen, 0, l3_offset);
+        default:
+            return LinkResult::NotIp;
+    }
+}
+
+namespace {
+
+constexpr uint8_t kProtoHopOpts = 0;
+constexpr uint8_t kProtoRouting = 43;
+constexpr uint8_t kProtoFragment = 44;
+constexpr uint8_t kProtoEsp = 50;
+constexpr uint8_t kProtoAh = 51;
+constexpr uint8_t kProtoNone = 59;
+constexpr uint8_t kProtoDstOpts = 60;
+constexpr uint8_t kProtoMobility = 135;
+
+bool is_ipv6_extension(uint8_t t) {
+    switch (t) {
+        case kProtoHopOpts:
+        case kProtoRouting:
+        case kProtoDstOpts:
+        case kProtoFragment:
+        case kProtoAh:
+        case kProtoEsp:
+        case kProtoMobility:
+            return true;
+        default:
+            return false;
+    }
+}
+
+struct Ipv6Chain {
+    uint16_t length = 0;      // bytes of all headers in the chain
+    uint8_t last_type = 0;    // type of the last header in the chain
+    uint8_t next = kProtoNone;
+    const uint8_t* fragment = nullptr;
+};
+
+// Walks the IPv6 header chain the way Zeek does: it ends at a fragment,
+// ESP or mobility header, at a non-extension next header, or before a
+// header that is not fully captured.
+Ipv6Chain walk_ipv6_chain(const uint8_t* ip6, uint32_t available) {
+    Ipv6Chain chain;
+    uint8_t current = 0;
+    uint8_t next = 41;  // the fixed header itself
+    const uint8_t* p = ip6;
+    bool first = true;
+    do {
+        if (available < 2) break;
+        current = next;
+        uint32_t len;
+        uint8_t following;
+        if (first) {
+            len = 40;
+            following = ip6[6];
+        } else {
+            following = p[0];
+            switch (current) {
+                case kProtoHopOpts:
+                case kProtoDstOpts:
+                case kProtoRouting:
+                case kProtoMobility:
+                    len = 8 + 8u * p[1];
+                    break;
+                case kProtoFragment:
+                case kProtoEsp:
+                    len = 8;
+                    break;
+                case kProtoAh:
+                    len = 8 + 4u * p[1];
+                    break;
+                default:
+                    len = 0;
+            }
+        }
+        if (len > available) break;
+        if (current == kProtoFragment) chain.fragment = p;
+        chain.last_type = first ? 41 : current;
+        chain.next = following;
+        chain.length = static_cast<uint16_t>(chain.length + len);
+        p += len;
+        available -= len;
+        next = following;
+        first = false;
+    } while (current != kProtoFragment && current != kProtoEsp && current != kProtoMobility &&
+             is_ipv6_extension(next));
+    return chain;
+}
+
+}  // namespace
+
+void set_ip_payload(IpPacket* ip) {
+    ip->payload = ip->header + ip->header_len;
+    ip->payload_len = ip->total_len > ip->header_len ? ip->total_len - ip->header_len : 0;
+    if (ip->version == 4 && load_be16(ip->header + 2) == 0) ip->payload_len = 0;
+    uint32_t cap = ip->captured > ip->header_len ? ip->captured - ip->header_len : 0;
+    if (ip->payload_len != 0 && cap > ip->payload_len) cap = ip->payload_len;
+    ip->captured_payload = cap;
+}
+
+IpResult parse_ip(const uint8_t* ip, uint32_t captured, uint32_t wire, bool ignore_checksums, IpPacket* out,
+                  Anomaly* why) {
+    auto drop = [why](Anomaly a) {
+        *why = a;
+        return IpResult::Drop;
+    };
+    *why = Anomaly::Count;
+    if (captured < 20) return drop(Anomaly::truncated_IP);
+
+    IpPacket& p = *out;
+    p.header = ip;
+    p.captured = captured;
+    p.version = ip[0] >> 4;
+
+    if (p.version == 4) {
+        p.header_len = static_cast<uint16_t>((ip[0] & 0x0f) * 4);
+        p.total_len = load_be16(ip + 2);
+        p.ttl = ip[8];
+        p.proto = ip[9];
+        const uint16_t frag = load_be16(ip + 6);
+        p.dont_fragment = (frag & 0x4000) != 0;
+        p.more_fragments = (frag & 0x2000) != 0;
+        p.frag_offset = (frag & 0x1fffu) * 8;
+        p.is_fragment = (frag & 0x3fff) != 0;
+        p.id = load_be16(ip + 4);
+        p.src = IpAddress::from_v4(ip + 12);
+        p.dst = IpAddress::from_v4(ip + 16);
+    } else if (p.version == 6) {
+        if (captured < 40) return drop(Anomaly::truncated_IP);
+        const Ipv6Chain chain = walk_ipv6_chain(ip, captured);
+        p.header_len = chain.length;
+        p.total_len = load_be16(ip + 4) + 40u;
+        p.ttl = ip[7];
+        // Zeek stops at ESP (encrypted) and mobility headers: nothing above
+        // them is analysed.
+        p.proto = (chain.last_type == kProtoEsp || chain.last_type == kProtoMobility) ? 255 : chain.next;
+        p.dont_fragment = false;
+        p.is_fragment = chain.last_type == kProtoFragment;
+        if (p.is_fragment) {
+            const uint16_t offlg = load_be16(chain.fragment + 2);
+            p.frag_offset = offlg & 0xfff8u;
+            p.more_fragments = (offlg & 1) != 0;
+            p.id = load_be32(chain.fragment + 4);
+        } else {
+            p.frag_offset = 0;
+            p.more_fragments = false;
+            p.id = 0;
+        }
+        p.src = IpAddress::from_v6(ip + 8);
+        p.dst = IpAddress::from_v6(ip + 24);
+    } else {
+        return drop(Anomaly::unknown_ip_version);
+    }
+
+    uint32_t total = p.total_len;
+    if (total == 0) {
+        // Segmentation offload leaves the length zero; only when checksums
+        // are not trusted anyway does the captured length stand in for it.
+        if (!ignore_checksums) return drop(Anomaly::ip_hdr_len_zero);
+        *why = Anomaly::ip_hdr_len_zero;
+        total = captured;
+    }
+    if (wire < total) return drop(Anomaly::truncated_IP_len);
+    if (p.header_len > total) return drop(Anomaly::invalid_IP_header_size);
+    if (p.header_len > captured) return drop(Anomaly::internally_truncated_IP_header);
+    if (p.version == 4 && p.header_len < 20) return drop(Anomaly::IPv4_min_header_size);
+    if (p.version == 6 && p.header_len < 40) return drop(Anomaly::IPv6_min_header_size);
+    if (p.version == 4 && !ignore_checksums && ones_complement_sum(ip, p.header_len) != 0xffff)
+        return drop(Anomaly::bad_IP_checksum);
+
+    set_ip_payload(out);
+    if (p.is_fragment) {
+        if (captured < total) {
+            // Reassembly of a partly captured fragment is doomed; the first
+            // one still carries headers worth analysing.
+            if (p.frag_offset != 0) return drop(Anomaly::incompletely_captured_fragment);
+            *why = Anomaly::incompletely_captured_fragment;
+            p.is_fragment = false;
+            return IpResult::Ok;
+        }
+        return IpResult::Fragment;
+    }
+    return IpResult::Ok;
+}
+
+TcpHeader read_tcp_header(const uint8_t* p) {
+    TcpHeader h;
+    h.bytes = p;
+    h.src_port = load_be16(p);
+    h.dst_port = load_be16(p + 2);
+    h.seq = load_be32(p + 4);
+    h.ack = load_be32(p + 8);
+    h.data_offset = p[12] >> 4;
+    h.flags = p[13];
+    h.window = load_be16(p + 14);
+    h.urgent = load_be16(p + 18);
+    return h;
+}
+
+uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial) {
+    // Summing native-order 16-bit words and swapping the folded result is
+    // equivalent to summing big-endian words (RFC 1071, byte-order
+    // independence), and lets the loop take eight bytes at a time.
+    uint64_t acc = 0;
+    while (len >= 8) {
+        uint64_t w;
+        std::memcpy(&w, data, 8);
+        acc += (w & 0xffffffffu) + (w >> 32);
+        data += 8;
+        len -= 8;
+    }
+    while (len >= 2) {
+        uint16_t w;
+        std::memcpy(&w, data, 2);
+        acc += w;
+        data += 2;
+        len -= 2;
+    }
+    if (len) {
+        uint8_t last[2] = {data[0], 0};
+        uint16_t w;
+        std::memcpy(&w, last, 2);
+        acc += w;
+    }
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    uint16_t folded = static_cast<uint16_t>(acc);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    folded = static_cast<uint16_t>((folded >> 8) | (folded << 8));
+#endif
+    uint32_t sum = folded + initial;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+
+bool tcp_checksum_ok(const IpPacket& ip, const uint8_t* tcp, uint32_t tcp_len) {
+    uint8_t pseudo[40];
+    size_t pseudo_len;
+    if (ip.version == 4) {
+        std::memcpy(pseudo, ip.src.bytes + 12, 4);
+        std::memcpy(pseudo + 4, ip.dst.bytes + 12, 4);
+        pseudo[8] = 0;
+        pseudo[9] = 6;
+        pseudo[10] = static_cast<uint8_t>(tcp_len >> 8);
+        pseudo[11] = static_cast<uint8_t>(tcp_len);
+        pseudo_len = 12;
+    } else {
+        std::memcpy(pseudo, ip.src.bytes, 16);
+        std::memcpy(pseudo + 16, ip.dst.bytes, 16);
+        pseudo[32] = static_cast<uint8_t>(tcp_len >> 24);
+        pseudo[33] = static_cast<uint8_t>(tcp_len >> 16);
+        pseudo[34] = static_cast<uint8_t>(tcp_len >> 8);
+        pseudo[35] = static_cast<uint8_t>(tcp_len);
+        pseudo[36] = pseudo[37] = pseudo[38] = 0;
+        pseudo[39] = 6;
+        pseudo_len = 40;
+    }
+    const uint16_t head = ones_complement_sum(pseudo, pseudo_len);
+    return ones_complement_sum(tcp, tcp_len, head) == 0xffff;
+}
+
+}  // namespace tcpsensor

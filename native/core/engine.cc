@@ -1,0 +1,331 @@
+#include "engine.h"
+
+#include <cstring>
+
+#include "contents_files.h"
+
+namespace tcpsensor {
+
+Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, uint64_t seed)
+    : options_(options),
+      linktype_(linktype),
+      writer_(options.events, options.batch_max_events, options.batch_max_bytes, consumer),
+      table_(seed),
+      fragments_(options.max_fragment_bytes, options.frag_timeout),
+      uid_state_(seed ^ 0x5bd1e9955bd1e995ull) {}
+
+Engine::~Engine() {
+    // Close contents files of connections still open (finish() was not
+    // reached, e.g. the capture was aborted).
+    table_.for_each([this](Connection* c) { close_contents_files(*c); });
+}
+
+uint64_t Engine::next_uid() {
+    // splitmix64: distinct per connection, unpredictable without the seed.
+    uint64_t z = (uid_state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// ---------------------------------------------------------------------------
+// Packet path
+
+void Engine::process(const PacketView& packet) {
+    ++stats_.packets;
+    // Network time never goes back; connection times use the packet's own.
+    // Before any packet Zeek's clock reads 1 (its timer manager's "not set"),
+    // so captures stamped near the epoch run at network time 1.
+    const double clock = network_time_ != 0 ? network_time_ : 1.0;
+    network_time_ = packet.ts > clock ? packet.ts : clock;
+    writer_.begin_group(network_time_);
+    expire_timers(network_time_);
+    handle_frame(packet);
+    after_group();
+    writer_.end_group();
+}
+
+void Engine::advance_time(double t) {
+    if (t <= network_time_) return;
+    network_time_ = t;
+    writer_.begin_group(network_time_);
+    expire_timers(network_time_);
+    after_group();
+    writer_.end_group();
+}
+
+void Engine::handle_frame(const PacketView& packet) {
+    uint32_t l3 = 0;
+    switch (decode_link(linktype_, packet.data, packet.caplen, &l3)) {
+        case LinkResult::NotIp:
+            ++stats_.packets_non_ip;
+            return;
+        case LinkResult::Malformed:
+            count(Anomaly::link_truncated);
+            return;
+        case LinkResult::Ip:
+            break;
+    }
+    IpPacket ip;
+    Anomaly why;
+    const uint32_t wire = packet.wirelen > l3 ? packet.wirelen - l3 : 0;
+    const IpResult r = parse_ip(packet.data + l3, packet.caplen - l3, wire, options_.ignore_checksums, &ip, &why);
+    if (why != Anomaly::Count) count(why);
+    if (r == IpResult::Drop) return;
+    if (r == IpResult::Fragment) {
+        IpPacket whole;
+        if (!fragments_.add(ip, network_time_, &whole, stats_.anomalies.data())) return;
+        handle_ip(whole, packet.ts);
+        return;
+    }
+    handle_ip(ip, packet.ts);
+}
+
+void Engine::handle_ip(IpPacket& ip, double t) {
+    if (ip.proto != 6) {
+        if (ip.proto == 59) count(Anomaly::ipv6_no_next);
+        ++stats_.packets_non_tcp;
+        return;
+    }
+    ++stats_.packets_tcp;
+    if (ip.payload_len && ip.payload_len < 20) return count(Anomaly::truncated_header);
+    if (ip.captured_payload < 20) return count(Anomaly::internally_truncated_header);
+
+    const TcpHeader th = read_tcp_header(ip.payload);
+    const Endpoint4 src{ip.src, th.src_port};
+    const Endpoint4 dst{ip.dst, th.dst_port};
+    const uint32_t h = table_.hash(src, dst);
+    Connection* c = table_.find(src, dst, h);
+    if (!c) {
+        c = new_connection(src, dst, th, h, t);
+    } else if (is_reuse(*c, th, t)) {
+        if (writer_.wants(EventKind::connection_reused)) writer_.conn_event(EventKind::connection_reused, *c);
+        remove_connection(*c);
+        c = new_connection(src, dst, th, h, t);
+    }
+    const bool is_orig = c->orig_id() == src;
+    deliver_packet(*c, is_orig, ip, th, t);
+}
+
+Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
+                                   double t) {
+    // Anything but a pure SYN may come from the server: with both ports
+    // plausible, only a non-SYN towards a higher port is turned around
+    // (a SYN-ACK could be a stealth scan's).
+    bool flip = false;
+    const bool pure_syn = (th.flags & tcp_flag::SYN) && !(th.flags & tcp_flag::ACK);
+    if (!pure_syn && options_.likely_server_ports.test(src.port)) {
+        if (options_.likely_server_ports.test(dst.port))
+            flip = !(th.flags & tcp_flag::SYN) && src.port < dst.port;
+        else
+            flip = true;
+    }
+    if (flip && dst.addr.is_v4_broadcast()) flip = false;
+
+    Connection* c = table_.insert(hash);
+    ++stats_.connections_total;
+    c->side[0] = flip ? dst : src;
+    c->side[1] = flip ? src : dst;
+    c->uid = next_uid();
+    c->start_time = c->last_time = t;
+    if (flip) {
+        add_history_letter(*c, '^');
+        if (writer_.wants(EventKind::connection_flipped)) writer_.conn_event(EventKind::connection_flipped, *c);
+    }
+    add_timer(*c, TimerKind::Expire, network_time_ + options_.tcp_SYN_timeout);
+    set_inactivity_timeout(*c, options_.udp_inactivity_timeout);
+    enable_reassembly(*c);
+    if (writer_.wants(EventKind::new_connection)) writer_.conn_event(EventKind::new_connection, *c);
+    return c;
+}
+
+bool Engine::is_reuse(Connection& c, const TcpHeader& th, double t) {
+    if (th.data_offset < 5 || !(th.flags & tcp_flag::SYN)) return false;
+    // Reuse starts with an initial SYN, or with a SYN-ACK for a connection
+    // whose originator was never seen.
+    TcpEndpoint* starter = &c.orig();
+    if (th.flags & tcp_flag::ACK) {
+        if (c.orig().state != EpState::Inactive) return false;
+        starter = &c.resp();
+    }
+    const TcpEndpoint& o = c.orig();
+    const TcpEndpoint& r = c.resp();
+    if (!c.is_closed()) {
+        if (th.seq == starter->start_seq32()) return false;
+        // SYN and SYN-ACK seen in reverse order: not a reuse, the state
+        // machine flips the roles.
+        if (!(th.flags & tcp_flag::ACK) && starter->state == EpState::SynAckSent && r.state == EpState::Inactive &&
+            th.seq == r.start_seq32())
+            return false;
+        weird(c, starter->state == EpState::SynSent ? "SYN_seq_jump" : "active_connection_reuse");
+    } else if ((o.is_active() || r.is_active()) && o.state != EpState::Reset && r.state != EpState::Reset) {
+        weird(c, "active_connection_reuse");
+    } else if (t - c.last_time < options_.tcp_connection_linger && o.state != EpState::Reset &&
+               r.state != EpState::Reset) {
+        weird(c, "premature_connection_reuse");
+    }
+    return true;
+}
+
+void Engine::done(Connection& c, bool terminating) {
+    if (terminating && c.analyzer_active && !c.both_closed() && writer_.wants(EventKind::connection_pending))
+        writer_.conn_event(EventKind::connection_pending, c);
+    close_contents_files(c);
+}
+
+void Engine::remove_connection(Connection& c) {
+    if (!c.in_table) return;
+    done(c, finished_);
+    if (writer_.wants(EventKind::connection_state_remove)) writer_.conn_event(EventKind::connection_state_remove, c);
+    clear_blocks(c, 0);
+    clear_blocks(c, 1);
+    table_.erase(&c);
+}
+
+void Engine::after_group() {
+    // Zeek's conn scripts, on connection_established, lengthen the
+    // inactivity timeout of interactive services (Conn::port_inactivity_timeouts).
+    for (const auto& [slot, generation] : established_in_group_) {
+        Connection* c = table_.at(slot, generation);
+        if (!c) continue;
+        uint16_t service = c->resp_id().port;
+        if (c->orig().state == EpState::Inactive && !options_.likely_server_ports.test(service) &&
+            options_.likely_server_ports.test(c->orig_id().port))
+            service = c->orig_id().port;
+        for (const auto& [port, timeout] : options_.port_inactivity_timeouts)
+            if (port == service) set_inactivity_timeout(*c, timeout);
+    }
+    established_in_group_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Timers
+
+void Engine::add_timer(Connection& c, TimerKind kind, double due) {
+    const uint8_t epoch = kind == TimerKind::Inactivity ? c.inactivity_epoch : c.analyzer_epoch;
+    timers_.add(due, c.slot, c.generation, kind, epoch);
+}
+
+void Engine::set_inactivity_timeout(Connection& c, double timeout) {
+    if (timeout == c.inactivity_timeout) return;
+    ++c.inactivity_epoch;
+    if (timeout) add_timer(c, TimerKind::Inactivity, c.last_time + timeout);
+    c.inactivity_timeout = timeout;
+}
+
+void Engine::expire_timers(double now) {
+    fragments_.expire(now);
+    while (!timers_.empty() && timers_.next_due() <= now) dispatch_timer(timers_.pop(), now, false);
+}
+
+void Engine::dispatch_timer(const TimerEntry& e, double now, bool terminating) {
+    Connection* c = table_.at(e.slot, e.generation);
+    if (!c) return;
+    const bool live = e.kind == TimerKind::Inactivity ? e.epoch == c->inactivity_epoch : e.epoch == c->analyzer_epoch;
+    if (!live) return;
+    if (terminating && !acts_at_termination(e.kind)) return;
+
+    TcpEndpoint& o = c->orig();
+    TcpEndpoint& r = c->resp();
+    auto timeout_and_remove = [&] {
+        if (writer_.wants(EventKind::connection_timeout)) writer_.conn_event(EventKind::connection_timeout, *c);
+        remove_connection(*c);
+    };
+
+    switch (e.kind) {
+        case TimerKind::Expire: {
+            if (!c->analyzer_active) return;
+            if (c->last_time + options_.tcp_connection_linger < now) {
+                if (o.did_close || r.did_close) {
+                    if ((o.did_close && r.did_close) || o.state == EpState::Reset || r.state == EpState::Reset ||
+                        o.state == EpState::Inactive || r.state == EpState::Inactive) {
+                        c->analyzer_active = false;
+                        return timeout_and_remove();
+                    }
+                }
+                // A connection made by a broken packet never did anything.
+                if (r.state == EpState::Inactive && o.state == EpState::Inactive) return timeout_and_remove();
+            }
+            add_timer(*c, TimerKind::Expire, now + options_.tcp_session_timer);
+            return;
+        }
+        case TimerKind::Attempt:
+            if (!c->analyzer_active) return;
+            if ((o.state == EpState::SynSent || o.state == EpState::SynAckSent) && r.state == EpState::Inactive) {
+                if (writer_.wants(EventKind::connection_attempt)) writer_.conn_event(EventKind::connection_attempt, *c);
+                c->analyzer_active = false;
+                remove_connection(*c);
+            }
+            return;
+        case TimerKind::PartialClose:
+            if (!c->analyzer_active) return;
+            if (o.state != EpState::Inactive && r.state != EpState::Inactive && !c->both_closed()) {
+                // The RST presumably caused the partial close; no report.
+                if (o.state == EpState::Reset || r.state == EpState::Reset) return;
+                if (writer_.wants(EventKind::connection_partial_close))
+                    writer_.conn_event(EventKind::connection_partial_close, *c);
+                remove_connection(*c);
+            }
+            return;
+        case TimerKind::Reset:
+            if (!c->analyzer_active) return;
+            if (!c->both_closed()) connection_reset(*c);
+            remove_connection(*c);
+            return;
+        case TimerKind::Delete:
+            remove_connection(*c);
+            return;
+        case TimerKind::ConnDelete:
+            // The session's own activity flag is never cleared for TCP, so
+            // every delayed removal reports a timeout.
+            return timeout_and_remove();
+        case TimerKind::Inactivity:
+            if (c->last_time + c->inactivity_timeout <= now) return timeout_and_remove();
+            add_timer(*c, TimerKind::Inactivity, c->last_time + c->inactivity_timeout);
+            return;
+    }
+}
+
+void Engine::finish() {
+    if (finished_) return;
+    finished_ = true;
+    writer_.begin_group(network_time_);
+    // Zeek expires every pending timer at termination; only the attempt and
+    // reset timers act then.
+    while (!timers_.empty()) dispatch_timer(timers_.pop(), network_time_, true);
+    table_.for_each([this](Connection* c) {
+        done(*c, true);
+        if (writer_.wants(EventKind::connection_state_remove))
+            writer_.conn_event(EventKind::connection_state_remove, *c);
+    });
+    std::vector<Connection*> all;
+    all.reserve(table_.size());
+    table_.for_each([&](Connection* c) { all.push_back(c); });
+    for (Connection* c : all) {
+        clear_blocks(*c, 0);
+        clear_blocks(*c, 1);
+        table_.erase(c);
+    }
+    writer_.end_group();
+    writer_.flush();
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and lookups
+
+const EngineStats& Engine::stats() {
+    stats_.connections_active = table_.size();
+    stats_.events = writer_.events_written();
+    stats_.reassembly_bytes = block_memory_.bytes_held;
+    stats_.fragment_bytes = fragments_.bytes();
+    stats_.memory_bytes = table_.memory_bytes() + timers_.memory_bytes() + block_memory_.bytes_held +
+                          block_memory_.blocks_held * sizeof(StreamBlock) + fragments_.bytes();
+    return stats_;
+}
+
+uint64_t Engine::find_uid(const Endpoint4& a, const Endpoint4& b) const {
+    const Connection* c = table_.find(a, b, table_.hash(a, b));
+    return c ? c->uid : 0;
+}
+
+}  // namespace tcpsensor

@@ -1,0 +1,175 @@
+// The engine: packets in, Zeek's TCP events out.
+//
+// It follows a packet the way Zeek does: network time advances and due
+// timers fire first; then link, IP (with fragment reassembly) and TCP
+// decoding; the connection is found or made (with Zeek's reuse test and
+// role choice); then the TCP analysis proper (tcp_analysis.cc: sequence
+// space, history, state machine, close handling), stream reassembly
+// (tcp_reassembly.cc) and the per-packet statistics. Events go to an
+// EventWriter, one group per packet.
+//
+// Single-threaded by design: one engine per capture thread, each with its
+// own flow table.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "anomalies.h"
+#include "decode.h"
+#include "event_writer.h"
+#include "flow_table.h"
+#include "fragments.h"
+#include "options.h"
+#include "timer_queue.h"
+
+namespace tcpsensor {
+
+struct PacketView {
+    double ts;
+    const uint8_t* data;
+    uint32_t caplen;
+    uint32_t wirelen;
+};
+
+struct EngineStats {
+    uint64_t packets = 0;
+    uint64_t packets_non_ip = 0;
+    uint64_t packets_non_tcp = 0;
+    uint64_t packets_tcp = 0;
+    uint64_t connections_total = 0;
+    uint64_t connections_active = 0;
+    uint64_t events = 0;
+    uint64_t reassembly_bytes = 0;       // stream bytes buffered now
+    uint64_t reassembly_dropped_bytes = 0;  // stream bytes not buffered because of our memory bound
+    uint64_t fragment_bytes = 0;         // fragment bytes buffered now
+    uint64_t memory_bytes = 0;           // tables, timers and buffers (approximate)
+    std::array<uint64_t, kAnomalyCount> anomalies{};
+};
+
+enum class ContentsDirection : uint8_t { None = 0, Orig = 1, Resp = 2, Both = 3 };
+
+class Engine {
+public:
+    Engine(const Options& options, int linktype, BatchConsumer* consumer, uint64_t seed);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    void process(const PacketView& packet);
+
+    // Moves network time forward without a packet (live capture while the
+    // link is quiet), firing the timers that come due.
+    void advance_time(double t);
+
+    // End of input: Zeek's termination. Only attempt and reset timers still
+    // act; every remaining connection then gets connection_pending (if
+    // still active) and connection_state_remove.
+    void finish();
+
+    // Hands a partly filled batch to the consumer.
+    void flush() { writer_.flush(); }
+
+    const EngineStats& stats();
+    double network_time() const { return network_time_; }
+
+    // Zeek's set_contents_file / get_contents_file, by uid. Returns false
+    // if no such connection is active (or the file cannot be opened, with
+    // *error set).
+    bool set_contents_file(uint64_t uid, ContentsDirection dir, const std::string& path, std::string* error);
+    bool get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path) const;
+
+    // Finds an active connection by its 4-tuple as given (either direction).
+    uint64_t find_uid(const Endpoint4& a, const Endpoint4& b) const;
+
+private:
+    // --- packet path (engine.cc) ---
+    void handle_frame(const PacketView& packet);
+    void handle_ip(IpPacket& ip, double t);
+    Connection* new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
+                               double t);
+    bool is_reuse(Connection& c, const TcpHeader& th, double t);
+    void remove_connection(Connection& c);
+    void done(Connection& c, bool terminating);
+    void count(Anomaly a) { ++stats_.anomalies[static_cast<size_t>(a)]; }
+    uint64_t next_uid();
+
+    // --- timers (engine.cc) ---
+    void add_timer(Connection& c, TimerKind kind, double due);
+    void set_inactivity_timeout(Connection& c, double timeout);
+    void expire_timers(double now);
+    void dispatch_timer(const TimerEntry& e, double now, bool terminating);
+
+    // --- TCP analysis (tcp_analysis.cc) ---
+    void deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, const TcpHeader& th, double t);
+    void process_segment(Connection& c, bool is_orig, int side, const IpPacket& ip, const TcpHeader& th,
+                         const uint8_t* data, int32_t len, int32_t caplen, double t, uint64_t* rel_data_seq);
+    void init_endpoint(Connection& c, int side, uint8_t flags, uint32_t seq, uint32_t last);
+    void update_history(Connection& c, int side, uint8_t flags, uint64_t rel_seq, int32_t len);
+    bool check_history(Connection& c, int side, uint32_t mask, char code);
+    void add_history(Connection& c, int side, char code);
+    void add_history_letter(Connection& c, char code);
+    void update_window(Connection& c, int side, uint32_t window, uint32_t seq, uint32_t ack, uint8_t flags);
+    void init_window(Connection& c, int side, uint8_t flags, int scale, uint32_t seq, uint32_t ack);
+    void init_peer(Connection& c, int peer_side, uint8_t flags, uint32_t ack);
+    int32_t update_last_seq(Connection& c, int side, uint32_t last, uint8_t flags, int32_t len);
+    void state_machine(Connection& c, int side, bool is_orig, uint32_t seq, uint32_t ack, int32_t len,
+                       int32_t delta_last, uint8_t flags, double t, bool* do_close, bool* gen_event);
+    void inactive_state(Connection& c, int side, bool is_orig, uint32_t seq, uint32_t ack, int32_t len,
+                        uint8_t flags, double t, bool* do_close, bool* gen_event);
+    void set_state(Connection& c, int side, EpState s);
+    void flip_roles(Connection& c);
+    void connection_closed(Connection& c, int side, bool gen_event);
+    void connection_reset(Connection& c);
+    void scaled_event(Connection& c, int side, ScaledCounter TcpEndpoint::*counter, char letter, EventKind kind);
+    void weird(Connection& c, const char* name);
+    void parse_options(Connection& c, bool is_orig, const TcpHeader& th);
+    void syn_packet(Connection& c, bool is_orig, int side, const IpPacket& ip, const TcpHeader& th, int32_t len,
+                    uint32_t seq, uint32_t ack);
+    void rexmit_stats(Connection& c, bool is_orig, uint64_t seq, int32_t len, const IpPacket& ip);
+    void after_group();
+
+    // --- stream reassembly (tcp_reassembly.cc) ---
+    void enable_reassembly(Connection& c);
+    void data_sent(Connection& c, int side, uint64_t seq, int32_t len, const uint8_t* data, uint8_t flags);
+    void ack_received(Connection& c, int side, uint64_t seq);
+    void new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags);
+    void block_inserted(Connection& c, int side, size_t index);
+    void trim_to_seq(Connection& c, int side, uint64_t seq);
+    void undelivered(Connection& c, int side, uint64_t up_to);
+    void deliver_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data);
+    void gap(Connection& c, int side, uint64_t seq, uint64_t len);
+    void check_overlap(Connection& c, int side, const BlockList& list, uint64_t seq, uint64_t len,
+                       const uint8_t* data, uint8_t flags);
+    void check_eof(Connection& c, int side);
+    bool data_pending(const Connection& c, int side) const;
+    void endpoint_eof(Connection& c, int side);
+    void clear_blocks(Connection& c, int side);
+    bool stream_needs_bytes(const Connection& c, int side) const;
+    BlockList& blocks(Connection& c, int side);
+    void close_contents_files(Connection& c);
+    void record_bytes(Connection& c, int side, const uint8_t* data, uint64_t len);
+    void record_gap(Connection& c, int side, uint64_t len);
+    void record_to_seq(Connection& c, int side, uint64_t start, uint64_t stop);
+
+    Options options_;
+    int linktype_;
+    EventWriter writer_;
+    FlowTable table_;
+    TimerQueue timers_;
+    FragmentReassembler fragments_;
+    BlockMemory block_memory_;
+    EngineStats stats_;
+    double network_time_ = 0;
+    uint64_t uid_state_;
+    bool finished_ = false;
+    // Connections whose connection_established was raised in the current
+    // group; Zeek's conn scripts adjust their inactivity timeout when the
+    // event is handled, after the packet.
+    std::vector<std::pair<uint32_t, uint32_t>> established_in_group_;
+};
+
+}  // namespace tcpsensor

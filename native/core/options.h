@@ -1,0 +1,72 @@
+// Every tunable of the engine in one place, with Zeek's defaults.
+//
+// The TypeScript options type (lib/options.ts) mirrors this struct one-to-one;
+// the addon copies validated values across. Intervals are seconds of network
+// time, as in Zeek's script-level constants of the same names.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "event_kinds.h"
+
+namespace tcpsensor {
+
+struct Options {
+    // --- Zeek's TCP tunables (scripts/base/init-bare.zeek) ---
+    double tcp_SYN_timeout = 5.0;
+    double tcp_session_timer = 6.0;
+    double tcp_connection_linger = 5.0;
+    double tcp_attempt_delay = 5.0;
+    double tcp_close_delay = 5.0;
+    double tcp_reset_delay = 5.0;
+    double tcp_partial_close_delay = 3.0;
+    double tcp_inactivity_timeout = 300.0;
+    // A new TCP connection starts with this inactivity timeout until its
+    // handshake ends (Zeek arms udp_inactivity_timeout there).
+    double udp_inactivity_timeout = 60.0;
+    uint32_t tcp_storm_thresh = 1000;
+    double tcp_storm_interarrival_thresh = 1.0;
+    uint64_t tcp_max_initial_window = 16384;
+    uint64_t tcp_max_above_hole_without_any_acks = 16384;
+    uint64_t tcp_excessive_data_without_further_acks = 10 * 1024 * 1024;
+    uint32_t tcp_max_old_segments = 0;
+    bool tcp_content_deliver_all_orig = false;
+    bool tcp_content_deliver_all_resp = false;
+    bool ignore_checksums = false;
+    // Port sets, indexed by port number (a bit per TCP port).
+    std::bitset<65536> tcp_content_delivery_ports_orig;
+    std::bitset<65536> tcp_content_delivery_ports_resp;
+    std::bitset<65536> likely_server_ports;
+
+    // Zeek's conn scripts give interactive services a longer inactivity
+    // timeout once established (Conn::port_inactivity_timeouts).
+    std::vector<std::pair<uint16_t, double>> port_inactivity_timeouts = {
+        {21, 3600.0}, {22, 3600.0}, {23, 3600.0}, {513, 3600.0}};
+
+    // --- Zeek's weird sampling (Weird::sampling_*) ---
+    uint64_t weird_sampling_threshold = 25;
+    uint64_t weird_sampling_rate = 1000;
+    double weird_sampling_duration = 600.0;
+
+    // --- Memory bounds of our own (Zeek has none of these) ---
+    // Bytes buffered by all stream reassemblers together; above it, the
+    // endpoint that asks for more stops buffering (counted, reported as a gap).
+    uint64_t max_reassembly_bytes = 256ull * 1024 * 1024;
+    // Out-of-order blocks one endpoint may hold.
+    uint32_t max_blocks_per_endpoint = 4096;
+    // Bytes held by IP fragment reassembly; frag_timeout is Zeek's own.
+    uint64_t max_fragment_bytes = 64ull * 1024 * 1024;
+    double frag_timeout = 300.0;
+
+    // --- Event selection ---
+    EventSet events = default_event_set();
+
+    // --- Batching ---
+    uint32_t batch_max_events = 4096;
+    uint32_t batch_max_bytes = 1u << 20;
+};
+
+}  // namespace tcpsensor

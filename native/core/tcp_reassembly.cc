@@ -1,0 +1,389 @@
+// Stream reassembly with Zeek's semantics (ZEEK-SEMANTICS.md section 6):
+// in-order delivery, first-seen bytes win, acks settle holes into gaps,
+// EOF and deferred closes, the per-endpoint limits, and contents files.
+//
+// Blocks keep their bytes only where needed (block_list.h): for delivery of
+// out-of-order data, contents files and overlap comparison. Without
+// tcp_contents the reassembler tracks intervals only, which is all gaps,
+// EOF and close deferral depend on.
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "contents_files.h"
+#include "engine.h"
+
+namespace tcpsensor {
+
+namespace {
+
+bool is_clean(const TcpEndpoint& e) {
+    return e.state == EpState::Established || (e.state == EpState::Closed && e.prev_state == EpState::Established);
+}
+
+}  // namespace
+
+BlockList& Engine::blocks(Connection& c, int side) {
+    auto& b = c.ep[side].stream.blocks;
+    if (!b) b = std::make_unique<BlockList>(&block_memory_);
+    return *b;
+}
+
+bool Engine::stream_needs_bytes(const Connection& c, int side) const {
+    return c.ep[side].stream.deliver_contents || (c.contents_files && c.contents_files->file[side]);
+}
+
+void Engine::enable_reassembly(Connection& c) {
+    const uint16_t resp_port = c.resp_id().port;
+    const bool contents = writer_.wants(EventKind::tcp_contents);
+    for (int s = 0; s < 2; ++s) {
+        const bool orig = c.is_orig_side(s);
+        const bool all = orig ? options_.tcp_content_deliver_all_orig : options_.tcp_content_deliver_all_resp;
+        const bool port = orig ? options_.tcp_content_delivery_ports_orig.test(resp_port)
+                               : options_.tcp_content_delivery_ports_resp.test(resp_port);
+        c.ep[s].stream.deliver_contents = contents && (all || port);
+    }
+    const bool first = !c.reassembling;
+    c.reassembling = true;
+    if (first && writer_.wants(EventKind::new_connection_contents))
+        writer_.conn_event(EventKind::new_connection_contents, c);
+}
+
+void Engine::clear_blocks(Connection& c, int side) {
+    StreamState& s = c.ep[side].stream;
+    if (s.blocks) s.blocks->clear();
+    if (s.old_blocks) s.old_blocks->clear();
+    s.blocks.reset();
+    s.old_blocks.reset();
+}
+
+void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const uint8_t* data, uint8_t flags) {
+    TcpEndpoint& ep = c.ep[side];
+    StreamState& s = ep.stream;
+    if (s.skip_deliveries) return;
+
+    // Our own bounds (Zeek has none): total buffered bytes, and blocks per
+    // endpoint. Past them this endpoint stops reassembling, as Zeek does at
+    // its per-endpoint limits.
+    const bool needs_bytes = stream_needs_bytes(c, side);
+    if ((needs_bytes && block_memory_.bytes_held + static_cast<uint64_t>(len) > options_.max_reassembly_bytes) ||
+        (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint)) {
+        count(Anomaly::reassembly_memory_exceeded);
+        stats_.reassembly_dropped_bytes += static_cast<uint64_t>(len) + (s.blocks ? s.blocks->data_size() : 0);
+        clear_blocks(c, side);
+        s.skip_deliveries = true;
+        return;
+    }
+
+    new_block(c, side, seq, static_cast<uint64_t>(len), data, flags);
+
+    BlockList* list = s.blocks.get();
+    if (list) {
+        const uint64_t undelivered = list->empty() ? 0 : list->back().upper - s.last_reassem_seq;
+        if (ep.no_data_acked() && options_.tcp_max_above_hole_without_any_acks &&
+            undelivered > options_.tcp_max_above_hole_without_any_acks) {
+            weird(c, "above_hole_data_without_any_acks");
+            clear_blocks(c, side);
+            s.skip_deliveries = true;
+        } else if (options_.tcp_excessive_data_without_further_acks &&
+                   list->data_size() > options_.tcp_excessive_data_without_further_acks) {
+            weird(c, "excessive_data_without_further_acks");
+            clear_blocks(c, side);
+            s.skip_deliveries = true;
+        }
+    }
+    // The packet's bytes go away now: keep what will still be needed.
+    if (s.blocks) {
+        const bool keep_all = writer_.wants(EventKind::rexmit_inconsistency) || options_.tcp_max_old_segments > 0;
+        s.blocks->settle(s.last_reassem_seq, needs_bytes, keep_all);
+    }
+}
+
+void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags) {
+    if (len == 0) return;
+    StreamState& s = c.ep[side].stream;
+    const uint64_t upper = seq + len;
+    if (s.old_blocks) check_overlap(c, side, *s.old_blocks, seq, len, data, flags);
+    if (upper <= s.trim_seq) return;  // old data
+    if (s.blocks) check_overlap(c, side, *s.blocks, seq, len, data, flags);
+    if (seq < s.trim_seq) {
+        const uint64_t old = s.trim_seq - seq;
+        data += old;
+        seq += old;
+    }
+    size_t added;
+    const size_t at = blocks(c, side).insert(seq, upper, data, &added);
+    block_inserted(c, side, at);
+}
+
+void Engine::check_overlap(Connection& c, int side, const BlockList& list, uint64_t seq, uint64_t len,
+                           const uint8_t* data, uint8_t flags) {
+    if (!writer_.wants(EventKind::rexmit_inconsistency) || list.empty() || seq == list.back().upper) return;
+    const uint64_t upper = seq + len;
+    // Start at the last block beginning at or before seq.
+    size_t lo = 0, hi = list.count();
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        if (list[mid].seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const TcpEndpoint& peer = c.ep[side ^ 1];
+    for (size_t i = lo ? lo - 1 : 0; i < list.count(); ++i) {
+        const StreamBlock& b = list[i];
+        if (upper <= b.seq) break;
+        if (seq >= b.upper || !b.bytes) continue;
+        const uint64_t from = seq > b.seq ? seq : b.seq;
+        const uint64_t to = upper < b.upper ? upper : b.upper;
+        const auto n = static_cast<uint32_t>(to - from);
+        const uint8_t* old_bytes = b.bytes + (from - b.seq);
+        const uint8_t* new_bytes = data + (from - seq);
+        // A lone differing keep-alive byte, before the peer did anything,
+        // is no inconsistency.
+        if (n && std::memcmp(old_bytes, new_bytes, n) != 0 && (n > 1 || peer.last_time != 0))
+            writer_.rexmit_inconsistency(c, old_bytes, new_bytes, n, flags);
+    }
+}
+
+void Engine::block_inserted(Connection& c, int side, size_t index) {
+    TcpEndpoint& ep = c.ep[side];
+    StreamState& s = ep.stream;
+    BlockList& list = *s.blocks;
+    if (index >= list.count()) return;
+    {
+        const StreamBlock& first = list[index];
+        if (first.seq > s.last_reassem_seq || first.upper <= s.last_reassem_seq) return;
+    }
+    // A leading hole is filled: deliver all that is now contiguous.
+    for (size_t i = index; i < list.count(); ++i) {
+        const StreamBlock& b = list[i];
+        if (b.seq > s.last_reassem_seq) break;
+        if (b.seq == s.last_reassem_seq) {
+            const uint64_t at = s.last_reassem_seq;
+            s.last_reassem_seq += b.size();
+            if (c.contents_files && c.contents_files->file[side]) record_bytes(c, side, b.bytes, b.size());
+            deliver_block(c, side, at, b.size(), b.bytes);
+        }
+    }
+    // Much sent and nothing acked: the acks are probably not visible to us,
+    // so delivered data is not held for them.
+    if (ep.no_data_acked() && options_.tcp_max_initial_window && ep.size(c.ep[side ^ 1]) > options_.tcp_max_initial_window)
+        trim_to_seq(c, side, s.last_reassem_seq);
+}
+
+void Engine::deliver_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data) {
+    if (!c.ep[side].stream.deliver_contents || len == 0) return;
+    if (!data) {
+        // Bytes that could not be kept (allocation failure).
+        stats_.reassembly_dropped_bytes += len;
+        return;
+    }
+    writer_.tcp_contents(c, c.is_orig_side(side), seq, data, static_cast<uint32_t>(len));
+}
+
+void Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
+    StreamState& s = c.ep[side].stream;
+    if (seq > s.last_reassem_seq) undelivered(c, side, seq);
+    if (BlockList* list = s.blocks.get()) {
+        while (!list->empty() && list->front().upper <= seq) {
+            if (options_.tcp_max_old_segments) {
+                const uint64_t from = list->front().seq, to = list->front().upper;
+                uint8_t* bytes;
+                list->pop_front(&bytes);
+                if (!s.old_blocks) s.old_blocks = std::make_unique<BlockList>(&block_memory_);
+                s.old_blocks->append_owned(from, to, bytes, options_.tcp_max_old_segments);
+            } else {
+                list->pop_front();
+            }
+        }
+        // Skipping undeliverable data may have made the next block
+        // deliverable.
+        if (!list->empty() && list->front().seq == s.last_reassem_seq) block_inserted(c, side, 0);
+    }
+    if (seq > s.trim_seq) s.trim_seq = seq;
+}
+
+void Engine::undelivered(Connection& c, int side, uint64_t up_to) {
+    StreamState& s = c.ep[side].stream;
+    // A partial connection's numbering is made up; complaints about its
+    // first octet or two are not real gaps.
+    if (up_to <= 2 && c.is_partial) return;
+
+    if (!s.skip_deliveries) {
+        BlockList* list = s.blocks.get();
+        size_t i = 0;
+        while (list && i < list->count()) {
+            const StreamBlock& b = (*list)[i];
+            if (b.seq < s.last_reassem_seq) {
+                ++i;
+                continue;
+            }
+            if (b.seq >= up_to) break;
+            const uint64_t gap_len = b.seq - s.last_reassem_seq;
+            gap(c, side, s.last_reassem_seq, gap_len);
+            s.last_reassem_seq += gap_len;
+            block_inserted(c, side, i);
+            list = s.blocks.get();
+            i = 0;
+        }
+        if (up_to > s.last_reassem_seq) gap(c, side, s.last_reassem_seq, up_to - s.last_reassem_seq);
+    }
+    if (c.contents_files && c.contents_files->file[side]) record_to_seq(c, side, s.last_reassem_seq, up_to);
+    if (up_to > s.last_reassem_seq) s.last_reassem_seq = up_to;
+}
+
+void Engine::gap(Connection& c, int side, uint64_t seq, uint64_t len) {
+    // Gaps count only between cleanly established endpoints; elsewhere
+    // (RSTs, partial connections) they arise falsely.
+    const bool clean = is_clean(c.ep[side]) && is_clean(c.ep[side ^ 1]);
+    if (clean) {
+        scaled_event(c, side, &TcpEndpoint::gaps, 'G', EventKind::tcp_multiple_gap);
+        if (writer_.wants(EventKind::content_gap)) writer_.content_gap(c, c.is_orig_side(side), seq, len);
+    }
+    c.ep[side].stream.had_gap = true;
+}
+
+void Engine::ack_received(Connection& c, int side, uint64_t seq) {
+    TcpEndpoint& ep = c.ep[side];
+    // The FIN's octet is no data.
+    if (ep.fin_cnt > 0 && seq >= ep.fin_seq) seq = ep.fin_seq - 1;
+    if (seq <= ep.stream.trim_seq) return;
+    trim_to_seq(c, side, seq);
+    check_eof(c, side);
+}
+
+bool Engine::data_pending(const Connection& c, int side) const {
+    const TcpEndpoint& ep = c.ep[side];
+    if (ep.stream.skip_deliveries) return false;
+    const uint64_t delivered = static_cast<uint64_t>(ep.start_seq) + ep.stream.last_reassem_seq;
+    const uint64_t last = TcpEndpoint::full_seq(ep.last_seq, ep.seq_wraps);
+    // Numbers from a RST-initialised endpoint can be meaningless.
+    if (last < delivered) return false;
+    // Everything is delivered at the last octet (RST) or the one before it
+    // (a FIN's).
+    if (delivered != last - 1 && delivered != last) return true;
+    // Until it is reset, this side still acks the peer's buffered data.
+    const auto& peer_blocks = c.ep[side ^ 1].stream.blocks;
+    return ep.state != EpState::Reset && peer_blocks && !peer_blocks->empty();
+}
+
+void Engine::check_eof(Connection& c, int side) {
+    TcpEndpoint& ep = c.ep[side];
+    if (ep.stream.did_eof) return;
+    if ((ep.fin_cnt > 0 || ep.state == EpState::Closed || ep.state == EpState::Reset) && !data_pending(c, side)) {
+        ep.stream.did_eof = true;
+        endpoint_eof(c, side);
+    }
+}
+
+void Engine::endpoint_eof(Connection& c, int side) {
+    if (writer_.wants(EventKind::connection_EOF)) writer_.is_orig_event(EventKind::connection_EOF, c, c.is_orig_side(side));
+    if (c.close_deferred) {
+        if (data_pending(c, side) && c.both_closed()) weird(c, "pending_data_when_closed");
+        connection_closed(c, side, c.deferred_gen_event);
+        c.close_deferred = false;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Contents files (Zeek's set_contents_file): blocks in stream order, gaps
+// as "\n<<gap N>>\n", what is still undelivered when the connection ends.
+
+void Engine::record_bytes(Connection& c, int side, const uint8_t* data, uint64_t len) {
+    ContentsFile* f = c.contents_files->file[side].get();
+    // A block whose bytes were not kept (it was delivered before the file
+    // was set) cannot be written; it is marked like a gap.
+    if (!data) return record_gap(c, side, len);
+    if (!f->write(data, len) && writer_.wants(EventKind::contents_file_write_failure))
+        writer_.write_failure(c, c.is_orig_side(side), "TCP reassembler content write failure");
+}
+
+void Engine::record_gap(Connection& c, int side, uint64_t len) {
+    char text[48];
+    const int n = std::snprintf(text, sizeof text, "\n<<gap %" PRIu64 ">>\n", len);
+    if (!c.contents_files->file[side]->write(text, static_cast<size_t>(n)) &&
+        writer_.wants(EventKind::contents_file_write_failure))
+        writer_.write_failure(c, c.is_orig_side(side), "TCP reassembler gap write failure");
+}
+
+void Engine::record_to_seq(Connection& c, int side, uint64_t start, uint64_t stop) {
+    BlockList* list = c.ep[side].stream.blocks.get();
+    if (!list) return;
+    size_t i = 0;
+    while (i < list->count() && (*list)[i].upper <= start) ++i;
+    if (i == list->count()) return;
+    uint64_t last = start;
+    for (; i < list->count() && (*list)[i].upper <= stop; ++i) {
+        const StreamBlock& b = (*list)[i];
+        if (b.seq > last) record_gap(c, side, b.seq - last);
+        record_bytes(c, side, b.bytes, b.size());
+        last = b.upper;
+    }
+    if (i < list->count() && last < stop) record_gap(c, side, stop - last);
+}
+
+void Engine::close_contents_files(Connection& c) {
+    if (!c.contents_files) return;
+    for (int side = 0; side < 2; ++side) {
+        if (!c.contents_files->file[side]) continue;
+        const StreamState& s = c.ep[side].stream;
+        if (s.blocks && !s.blocks->empty() && s.last_reassem_seq < s.blocks->back().upper)
+            record_to_seq(c, side, s.last_reassem_seq, s.blocks->back().upper);
+    }
+    c.contents_files.reset();
+}
+
+bool Engine::set_contents_file(uint64_t uid, ContentsDirection dir, const std::string& path, std::string* error) {
+    Connection* target = nullptr;
+    table_.for_each([&](Connection* c) {
+        if (c->uid == uid) target = c;
+    });
+    if (!target) {
+        *error = "no active connection with that uid";
+        return false;
+    }
+    Connection& c = *target;
+    std::shared_ptr<ContentsFile> file;
+    if (dir != ContentsDirection::None) {
+        file = ContentsFile::open(path, error);
+        if (!file) return false;
+    }
+    if (!c.contents_files) c.contents_files = std::make_unique<ContentsFiles>();
+    for (int side = 0; side < 2; ++side) {
+        const bool orig = c.is_orig_side(side);
+        const bool selected = dir == ContentsDirection::Both || (dir == ContentsDirection::Orig && orig) ||
+                              (dir == ContentsDirection::Resp && !orig) || dir == ContentsDirection::None;
+        if (!selected) continue;
+        auto& slot = c.contents_files->file[side];
+        const bool was_recording = static_cast<bool>(slot);
+        slot = file;
+        // A new recording catches up with what is delivered but not yet
+        // acknowledged.
+        const StreamState& s = c.ep[side].stream;
+        if (slot && !was_recording && s.blocks && !s.blocks->empty())
+            record_to_seq(c, side, s.blocks->front().seq, s.last_reassem_seq);
+    }
+    return true;
+}
+
+bool Engine::get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path) const {
+    const Connection* target = nullptr;
+    table_.for_each([&](Connection* c) {
+        if (c->uid == uid) target = c;
+    });
+    if (!target || !target->contents_files || dir == ContentsDirection::None) return false;
+    const auto& files = target->contents_files->file;
+    const auto& o = files[target->orig_side];
+    const auto& r = files[target->orig_side ^ 1];
+    const ContentsFile* f = nullptr;
+    if (dir == ContentsDirection::Orig) f = o.get();
+    if (dir == ContentsDirection::Resp) f = r.get();
+    // Both directions: only when they share one file.
+    if (dir == ContentsDirection::Both) f = o == r ? o.get() : nullptr;
+    if (!f) return false;
+    *path = f->path();
+    return true;
+}
+
+}  // namespace tcpsensor
