@@ -1,0 +1,162 @@
+#include "packet_source.h"
+
+#include <pcap/pcap.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../core/decode.h"
+
+namespace tcpsensor {
+
+namespace {
+
+void fail(CaptureError* error, const char* code, std::string message) {
+    error->code = code;
+    error->message = std::move(message);
+}
+
+}  // namespace
+
+PacketSource::PacketSource(pcap* handle, bool live) : handle_(handle), live_(live) {}
+
+PacketSource::~PacketSource() {
+    if (handle_) pcap_close(handle_);
+}
+
+bool PacketSource::apply_filter(const std::string& filter, CaptureError* error) {
+    linktype_ = pcap_datalink(handle_);
+    if (!linktype_supported(linktype_)) {
+        const char* name = pcap_datalink_val_to_name(linktype_);
+        fail(error, "ERR_PCAP_LINKTYPE",
+             "unsupported link type " + std::to_string(linktype_) + (name ? std::string(" (") + name + ")" : ""));
+        return false;
+    }
+    if (filter.empty()) return true;
+    bpf_program program;
+    if (pcap_compile(handle_, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        fail(error, "ERR_BPF", "invalid BPF filter '" + filter + "': " + pcap_geterr(handle_));
+        return false;
+    }
+    const int rc = pcap_setfilter(handle_, &program);
+    pcap_freecode(&program);
+    if (rc != 0) {
+        fail(error, "ERR_BPF", "cannot apply BPF filter '" + filter + "': " + pcap_geterr(handle_));
+        return false;
+    }
+    return true;
+}
+
+std::unique_ptr<PacketSource> PacketSource::open_file(const std::string& path, const std::string& filter,
+                                                      CaptureError* error) {
+    // Tell a missing or unreadable file from one that is not a capture.
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+        fail(error, "ERR_PCAP_OPEN", "cannot open '" + path + "': " + std::strerror(errno));
+        return nullptr;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fail(error, "ERR_PCAP_OPEN", "cannot open '" + path + "': is a directory");
+        return nullptr;
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+        fail(error, "ERR_PCAP_OPEN", "cannot open '" + path + "': " + std::strerror(errno));
+        return nullptr;
+    }
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    // Microsecond timestamps, as Zeek reads them: nanosecond files are
+    // scaled by libpcap.
+    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    if (!p) {
+        fail(error, "ERR_PCAP_FORMAT", "'" + path + "' is not a readable pcap or pcapng file: " + errbuf);
+        return nullptr;
+    }
+    std::unique_ptr<PacketSource> source(new PacketSource(p, false));
+    if (!source->apply_filter(filter, error)) return nullptr;
+    return source;
+}
+
+std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options, const std::string& filter,
+                                                      CaptureError* error) {
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    pcap_t* p = pcap_create(options.interface.c_str(), errbuf);
+    if (!p) {
+        fail(error, "ERR_PCAP_OPEN", "cannot capture on '" + options.interface + "': " + errbuf);
+        return nullptr;
+    }
+    std::unique_ptr<PacketSource> source(new PacketSource(p, true));
+    pcap_set_snaplen(p, options.snaplen);
+    pcap_set_promisc(p, options.promiscuous ? 1 : 0);
+    pcap_set_timeout(p, options.timeout_ms);
+    if (options.buffer_size > 0) pcap_set_buffer_size(p, options.buffer_size);
+    pcap_set_immediate_mode(p, options.immediate ? 1 : 0);
+    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO);
+
+    const int rc = pcap_activate(p);
+    if (rc < 0) {
+        const std::string detail = pcap_geterr(p);
+        const std::string where = "cannot capture on '" + options.interface + "': ";
+        switch (rc) {
+            case PCAP_ERROR_NO_SUCH_DEVICE:
+                fail(error, "ERR_PCAP_NO_DEVICE", where + "no such interface (" + detail + ")");
+                break;
+            case PCAP_ERROR_PERM_DENIED:
+            case PCAP_ERROR_PROMISC_PERM_DENIED:
+                fail(error, "ERR_PCAP_PERMISSION",
+                     where + "permission denied; capture needs root or CAP_NET_RAW (" + detail + ")");
+                break;
+            case PCAP_ERROR_IFACE_NOT_UP:
+                fail(error, "ERR_PCAP_INTERFACE_DOWN", where + "interface is down (" + detail + ")");
+                break;
+            default:
+                fail(error, "ERR_PCAP_OPEN", where + detail);
+        }
+        return nullptr;
+    }
+    if (!source->apply_filter(filter, error)) return nullptr;
+    return source;
+}
+
+PacketSource::Next PacketSource::next(PacketView* packet, CaptureError* error) {
+    pcap_pkthdr* header;
+    const u_char* data;
+    switch (pcap_next_ex(handle_, &header, &data)) {
+        case 1:
+            ++received_;
+            packet->ts = static_cast<double>(header->ts.tv_sec) + static_cast<double>(header->ts.tv_usec) / 1e6;
+            packet->data = data;
+            packet->caplen = header->caplen;
+            packet->wirelen = header->len;
+            return Next::Packet;
+        case 0:
+            return Next::Timeout;
+        case PCAP_ERROR_BREAK:
+            return Next::End;
+        default: {
+            const std::string message = pcap_geterr(handle_);
+            if (message.find("truncated") != std::string::npos)
+                fail(error, "ERR_PCAP_TRUNCATED", "capture file ends inside a packet: " + message);
+            else
+                fail(error, "ERR_PCAP_READ", "reading packets failed: " + message);
+            return Next::Error;
+        }
+    }
+}
+
+CaptureStats PacketSource::stats() const {
+    CaptureStats s;
+    s.received = received_;
+    if (!live_) return s;
+    pcap_stat ps;
+    if (pcap_stats(handle_, &ps) == 0) {
+        s.dropped_by_kernel = ps.ps_drop;
+        s.dropped_by_interface = ps.ps_ifdrop;
+    }
+    return s;
+}
+
+void PacketSource::interrupt() { pcap_breakloop(handle_); }
+
+}  // namespace tcpsensor

@@ -1,0 +1,70 @@
+// Packets from libpcap: capture files (pcap and pcapng) and live
+// interfaces. The only place that includes pcap.h (in the .cc); callers see
+// packets as views into libpcap's own buffer, valid until the next call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "../core/engine.h"
+
+struct pcap;
+
+namespace tcpsensor {
+
+// A failure with a stable code for JavaScript (ERR_PCAP_OPEN, ERR_BPF, ...)
+// and a message naming the cause.
+struct CaptureError {
+    std::string code;
+    std::string message;
+    bool set() const { return !code.empty(); }
+};
+
+struct LiveOptions {
+    std::string interface;
+    int snaplen = 262144;
+    bool promiscuous = true;
+    int buffer_size = 0;  // bytes; 0 keeps libpcap's default
+    bool immediate = true;
+    int timeout_ms = 100;
+};
+
+struct CaptureStats {
+    uint64_t received = 0;
+    uint64_t dropped_by_kernel = 0;
+    uint64_t dropped_by_interface = 0;
+};
+
+class PacketSource {
+public:
+    static std::unique_ptr<PacketSource> open_file(const std::string& path, const std::string& filter,
+                                                   CaptureError* error);
+    static std::unique_ptr<PacketSource> open_live(const LiveOptions& options, const std::string& filter,
+                                                   CaptureError* error);
+    ~PacketSource();
+    PacketSource(const PacketSource&) = delete;
+    PacketSource& operator=(const PacketSource&) = delete;
+
+    enum class Next { Packet, Timeout, End, Error };
+    // The next packet, viewed in place. Timeout only happens live.
+    Next next(PacketView* packet, CaptureError* error);
+
+    int linktype() const { return linktype_; }
+    bool live() const { return live_; }
+    // Kernel counters (live only; zeros for files).
+    CaptureStats stats() const;
+    // Makes a blocked next() return End soon; callable from any thread.
+    void interrupt();
+
+private:
+    PacketSource(pcap* handle, bool live);
+    bool apply_filter(const std::string& filter, CaptureError* error);
+
+    pcap* handle_;
+    bool live_;
+    int linktype_ = 0;
+    uint64_t received_ = 0;
+};
+
+}  // namespace tcpsensor
