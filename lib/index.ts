@@ -1,0 +1,29 @@
+/**
+ * tcpsensor: Zeek's TCP connection analysis for Node.js.
+ *
+ *   for await (const ev of open({ file: 'trace.pcap' })) {
+ *     if (ev.event === 'connection_established') console.log(ev.id, ev.conn.history);
+ *   }
+ */
+import { buildConfig, SensorOptions, Source } from './options';
+import { Sensor } from './sensor';
+
+export * from './events';
+export { TcpsensorError } from './errors';
+export type { ErrorCode } from './errors';
+export type { FileSource, InterfaceSource, Source, SensorOptions, TunableOptions } from './options';
+export { TUNABLES, parseZeekSetting } from './options';
+export { Sensor } from './sensor';
+export type { SensorStats, ContentsDirection } from './sensor';
+export { ConnLog, connState, CONN_LOG_EVENTS } from './conn-log';
+export type { ConnLogRow } from './conn-log';
+
+/**
+ * Opens a capture file or an interface. Throws TypeError / RangeError for
+ * bad options and a TcpsensorError (with `code`) if the capture cannot be
+ * opened. Capture starts when iteration starts.
+ */
+export function open(source: Source, options: SensorOptions = {}): Sensor {
+  const config = buildConfig(source, options);
+  return new Sensor(config, options.signal);
+}

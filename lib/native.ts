@@ -1,0 +1,83 @@
+/**
+ * The addon's exact surface, and the only place that loads it. Everything
+ * else in lib/ builds on these declarations.
+ */
+import path from 'node:path';
+// node-gyp-build ships no types: its one export loads the addon of a
+// package directory (build/Release first, then prebuilds/).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const load: (dir: string) => unknown = require('node-gyp-build');
+
+/** Configuration the addon reads (validated and completed in options.ts). */
+export interface NativeConfig {
+  file?: string;
+  interface?: string;
+  filter?: string;
+  snaplen?: number;
+  promiscuous?: boolean;
+  bufferSize?: number;
+  immediate?: boolean;
+  highWaterMark?: number;
+  batchEvents?: number;
+  batchBytes?: number;
+  maxReassemblyBytes?: number;
+  maxFragmentBytes?: number;
+  seed?: number;
+  /** Event kind ids to raise. */
+  events: number[];
+  /** Zeek's tunables, under Zeek's names. */
+  [zeekName: string]: unknown;
+}
+
+export interface NativeStats {
+  packetsReceived: number;
+  packetsDroppedByKernel: number;
+  packetsDroppedByInterface: number;
+  eventsDroppedByQueue: number;
+  batchesDroppedByQueue: number;
+  packetsNonIp: number;
+  packetsNonTcp: number;
+  packetsTcp: number;
+  connectionsActive: number;
+  connectionsTotal: number;
+  events: number;
+  reassemblyBytes: number;
+  reassemblyDroppedBytes: number;
+  fragmentBytes: number;
+  memoryBytes: number;
+  malformed: Record<string, number>;
+}
+
+export interface NativeSensor {
+  start(): void;
+  /** A batch, null at the end, or a promise of either; throws coded errors. */
+  read(): ArrayBuffer | null | Promise<ArrayBuffer | null>;
+  stop(): void;
+  close(): void;
+  stats(): NativeStats | null;
+  setContentsFile(uid: bigint, direction: number, path: string): Promise<boolean>;
+  getContentsFile(uid: bigint, direction: number): Promise<string | null>;
+}
+
+export interface NativeEventKind {
+  id: number;
+  name: string;
+  shape: number;
+  inAll: boolean;
+  inDefault: boolean;
+}
+
+interface Binding {
+  Sensor: new (config: NativeConfig) => NativeSensor;
+  eventKinds: NativeEventKind[];
+  anomalies: string[];
+  batchVersion: number;
+}
+
+let loaded: Binding | undefined;
+
+/** The addon, loaded on first use (so importing the package is cheap). */
+export function binding(): Binding {
+  loaded ??= load(path.join(__dirname, '..')) as Binding;
+  return loaded;
+}

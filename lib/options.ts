@@ -1,0 +1,265 @@
+/**
+ * Sources and options: their types, their validation (TypeError for a
+ * wrong type, RangeError for a value out of range, before native code sees
+ * anything), and their translation into the addon's config.
+ *
+ * Zeek's tunables are listed once, in TUNABLES, with the camelCase option
+ * name, Zeek's name (what `--set` takes) and the kind of value; Options in
+ * native/core/options.h holds the same set with the same defaults.
+ */
+import type { NativeConfig } from './native';
+import { EVENT_KINDS, EVENT_NAMES, EventName, isEventName } from './events';
+
+export interface FileSource {
+  /** A pcap or pcapng file. */
+  file: string;
+  /** A BPF filter applied while reading. */
+  filter?: string;
+}
+
+export interface InterfaceSource {
+  /** A network interface to capture on. */
+  interface: string;
+  filter?: string;
+  /** Bytes captured per packet (default 262144). */
+  snaplen?: number;
+  /** Promiscuous mode (default true). */
+  promiscuous?: boolean;
+  /** Kernel capture buffer in bytes (default: libpcap's). */
+  bufferSize?: number;
+  /** Deliver packets as they arrive (default true). */
+  immediate?: boolean;
+}
+
+export type Source = FileSource | InterfaceSource;
+
+type TunableKind = 'interval' | 'count' | 'bool' | 'ports';
+
+interface Tunable {
+  option: keyof TunableOptions;
+  zeek: string;
+  kind: TunableKind;
+}
+
+/** Zeek's tunables, camelCased. Intervals are seconds. */
+export interface TunableOptions {
+  tcpSYNTimeout?: number;
+  tcpSessionTimer?: number;
+  tcpConnectionLinger?: number;
+  tcpAttemptDelay?: number;
+  tcpCloseDelay?: number;
+  tcpResetDelay?: number;
+  tcpPartialCloseDelay?: number;
+  tcpInactivityTimeout?: number;
+  udpInactivityTimeout?: number;
+  tcpStormThresh?: number;
+  tcpStormInterarrivalThresh?: number;
+  tcpMaxInitialWindow?: number;
+  tcpMaxAboveHoleWithoutAnyAcks?: number;
+  tcpExcessiveDataWithoutFurtherAcks?: number;
+  tcpMaxOldSegments?: number;
+  contentDeliverAllOrig?: boolean;
+  contentDeliverAllResp?: boolean;
+  contentDeliveryPortsOrig?: readonly number[];
+  contentDeliveryPortsResp?: readonly number[];
+  ignoreChecksums?: boolean;
+  likelyServerPorts?: readonly number[];
+  fragTimeout?: number;
+  weirdSamplingThreshold?: number;
+  weirdSamplingRate?: number;
+  weirdSamplingDuration?: number;
+}
+
+export const TUNABLES: readonly Tunable[] = [
+  { option: 'tcpSYNTimeout', zeek: 'tcp_SYN_timeout', kind: 'interval' },
+  { option: 'tcpSessionTimer', zeek: 'tcp_session_timer', kind: 'interval' },
+  { option: 'tcpConnectionLinger', zeek: 'tcp_connection_linger', kind: 'interval' },
+  { option: 'tcpAttemptDelay', zeek: 'tcp_attempt_delay', kind: 'interval' },
+  { option: 'tcpCloseDelay', zeek: 'tcp_close_delay', kind: 'interval' },
+  { option: 'tcpResetDelay', zeek: 'tcp_reset_delay', kind: 'interval' },
+  { option: 'tcpPartialCloseDelay', zeek: 'tcp_partial_close_delay', kind: 'interval' },
+  { option: 'tcpInactivityTimeout', zeek: 'tcp_inactivity_timeout', kind: 'interval' },
+  { option: 'udpInactivityTimeout', zeek: 'udp_inactivity_timeout', kind: 'interval' },
+  { option: 'tcpStormThresh', zeek: 'tcp_storm_thresh', kind: 'count' },
+  { option: 'tcpStormInterarrivalThresh', zeek: 'tcp_storm_interarrival_thresh', kind: 'interval' },
+  { option: 'tcpMaxInitialWindow', zeek: 'tcp_max_initial_window', kind: 'count' },
+  { option: 'tcpMaxAboveHoleWithoutAnyAcks', zeek: 'tcp_max_above_hole_without_any_acks', kind: 'count' },
+  { option: 'tcpExcessiveDataWithoutFurtherAcks', zeek: 'tcp_excessive_data_without_further_acks', kind: 'count' },
+  { option: 'tcpMaxOldSegments', zeek: 'tcp_max_old_segments', kind: 'count' },
+  { option: 'contentDeliverAllOrig', zeek: 'tcp_content_deliver_all_orig', kind: 'bool' },
+  { option: 'contentDeliverAllResp', zeek: 'tcp_content_deliver_all_resp', kind: 'bool' },
+  { option: 'contentDeliveryPortsOrig', zeek: 'tcp_content_delivery_ports_orig', kind: 'ports' },
+  { option: 'contentDeliveryPortsResp', zeek: 'tcp_content_delivery_ports_resp', kind: 'ports' },
+  { option: 'ignoreChecksums', zeek: 'ignore_checksums', kind: 'bool' },
+  { option: 'likelyServerPorts', zeek: 'likely_server_ports', kind: 'ports' },
+  { option: 'fragTimeout', zeek: 'frag_timeout', kind: 'interval' },
+  { option: 'weirdSamplingThreshold', zeek: 'weird_sampling_threshold', kind: 'count' },
+  { option: 'weirdSamplingRate', zeek: 'weird_sampling_rate', kind: 'count' },
+  { option: 'weirdSamplingDuration', zeek: 'weird_sampling_duration', kind: 'interval' },
+];
+
+export interface SensorOptions extends TunableOptions {
+  /** Events to raise: names, or 'all' (default: all but the per-packet ones). */
+  events?: readonly EventName[] | 'all';
+  /**
+   * Inactivity timeouts by service port, set when a connection is
+   * established (Zeek's Conn::port_inactivity_timeouts; default 1 hour
+   * for 21, 22, 23 and 513).
+   */
+  portInactivityTimeouts?: Readonly<Record<number, number>>;
+  /** Bound on stream bytes buffered for reassembly (default 256 MiB). */
+  maxReassemblyBytes?: number;
+  /** Bound on bytes held by IP fragment reassembly (default 64 MiB). */
+  maxFragmentBytes?: number;
+  /** Events per batch crossing into JavaScript (default 4096). */
+  batchEvents?: number;
+  /** Bytes per batch (default 1 MiB). */
+  batchBytes?: number;
+  /** Batches queued ahead of the reader (default 4). */
+  highWaterMark?: number;
+  /** Aborting it closes the sensor; iteration then throws an AbortError. */
+  signal?: AbortSignal;
+}
+
+const SOURCE_KEYS = new Set(['file', 'interface', 'filter', 'snaplen', 'promiscuous', 'bufferSize', 'immediate']);
+const OPTION_KEYS = new Set<string>([
+  ...TUNABLES.map((t) => t.option),
+  'events',
+  'portInactivityTimeouts',
+  'maxReassemblyBytes',
+  'maxFragmentBytes',
+  'batchEvents',
+  'batchBytes',
+  'highWaterMark',
+  'signal',
+]);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkNumber(name: string, v: unknown, min: number, max: number, integer: boolean): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number`);
+  if ((integer && !Number.isInteger(v)) || v < min || v > max) {
+    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${v}`);
+  }
+  return v;
+}
+
+function checkBool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean`);
+  return v;
+}
+
+function checkPorts(name: string, v: unknown): number[] {
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of port numbers`);
+  return v.map((p, i) => checkNumber(`${name}[${i}]`, p, 0, 65535, true));
+}
+
+function checkString(name: string, v: unknown): string {
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a string`);
+  if (v.length === 0) throw new RangeError(`${name} must not be empty`);
+  return v;
+}
+
+/** Event names to ids: 'all', a list, or the default set. */
+export function resolveEvents(events: unknown): number[] {
+  if (events === undefined) return EVENT_NAMES.filter((n) => EVENT_KINDS[n].inDefault).map((n) => EVENT_KINDS[n].id);
+  if (events === 'all') return EVENT_NAMES.filter((n) => EVENT_KINDS[n].inAll).map((n) => EVENT_KINDS[n].id);
+  if (!Array.isArray(events)) throw new TypeError("events must be 'all' or an array of event names");
+  return events.map((n: unknown) => {
+    if (typeof n !== 'string') throw new TypeError('events must contain event names');
+    if (!isEventName(n)) throw new RangeError(`unknown event '${n}'`);
+    return EVENT_KINDS[n].id;
+  });
+}
+
+/** Validates a source and options; returns the addon's config. */
+export function buildConfig(source: unknown, options: unknown): NativeConfig {
+  if (!isRecord(source)) throw new TypeError('source must be { file } or { interface }');
+  if (options !== undefined && !isRecord(options)) throw new TypeError('options must be an object');
+  const opts: Record<string, unknown> = options ?? {};
+  for (const key of Object.keys(source)) if (!SOURCE_KEYS.has(key)) throw new TypeError(`unknown source field '${key}'`);
+  for (const key of Object.keys(opts)) if (!OPTION_KEYS.has(key)) throw new TypeError(`unknown option '${key}'`);
+
+  const hasFile = source.file !== undefined;
+  const hasIface = source.interface !== undefined;
+  if (hasFile === hasIface) throw new TypeError('source needs exactly one of file and interface');
+
+  const config: NativeConfig = { events: resolveEvents(opts.events) };
+  if (hasFile) {
+    config.file = checkString('file', source.file);
+    for (const live of ['snaplen', 'promiscuous', 'bufferSize', 'immediate']) {
+      if (source[live] !== undefined) throw new TypeError(`${live} applies to interface capture only`);
+    }
+  } else {
+    config.interface = checkString('interface', source.interface);
+    if (source.snaplen !== undefined) config.snaplen = checkNumber('snaplen', source.snaplen, 64, 262144, true);
+    if (source.promiscuous !== undefined) config.promiscuous = checkBool('promiscuous', source.promiscuous);
+    if (source.bufferSize !== undefined) config.bufferSize = checkNumber('bufferSize', source.bufferSize, 65536, 2 ** 31 - 1, true);
+    if (source.immediate !== undefined) config.immediate = checkBool('immediate', source.immediate);
+  }
+  if (source.filter !== undefined) {
+    if (typeof source.filter !== 'string') throw new TypeError('filter must be a string');
+    config.filter = source.filter;
+  }
+
+  for (const t of TUNABLES) {
+    const v = opts[t.option];
+    if (v === undefined) continue;
+    switch (t.kind) {
+      case 'interval':
+        config[t.zeek] = checkNumber(t.option, v, 0, 1e9, false);
+        break;
+      case 'count':
+        config[t.zeek] = checkNumber(t.option, v, 0, Number.MAX_SAFE_INTEGER, true);
+        break;
+      case 'bool':
+        config[t.zeek] = checkBool(t.option, v);
+        break;
+      case 'ports':
+        config[t.zeek] = checkPorts(t.option, v);
+        break;
+    }
+  }
+  if (opts.portInactivityTimeouts !== undefined) {
+    if (!isRecord(opts.portInactivityTimeouts)) throw new TypeError('portInactivityTimeouts must be an object of port: seconds');
+    config.port_inactivity_timeouts = Object.entries(opts.portInactivityTimeouts).map(([port, secs]) => [
+      checkNumber('portInactivityTimeouts port', Number(port), 0, 65535, true),
+      checkNumber(`portInactivityTimeouts[${port}]`, secs, 0, 1e9, false),
+    ]);
+  }
+  if (opts.maxReassemblyBytes !== undefined) config.maxReassemblyBytes = checkNumber('maxReassemblyBytes', opts.maxReassemblyBytes, 0, 2 ** 48, true);
+  if (opts.maxFragmentBytes !== undefined) config.maxFragmentBytes = checkNumber('maxFragmentBytes', opts.maxFragmentBytes, 0, 2 ** 48, true);
+  if (opts.batchEvents !== undefined) config.batchEvents = checkNumber('batchEvents', opts.batchEvents, 1, 1 << 20, true);
+  if (opts.batchBytes !== undefined) config.batchBytes = checkNumber('batchBytes', opts.batchBytes, 4096, 1 << 28, true);
+  if (opts.highWaterMark !== undefined) config.highWaterMark = checkNumber('highWaterMark', opts.highWaterMark, 1, 1024, true);
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  return config;
+}
+
+/**
+ * A `--set NAME=VALUE` redefinition by Zeek's name, as an option entry.
+ * Ports are comma-separated; booleans T/F or true/false.
+ */
+export function parseZeekSetting(setting: string): [keyof TunableOptions, number | boolean | number[]] {
+  const eq = setting.indexOf('=');
+  if (eq <= 0) throw new TypeError(`--set expects NAME=VALUE, got '${setting}'`);
+  const name = setting.slice(0, eq).trim();
+  const value = setting.slice(eq + 1).trim();
+  const t = TUNABLES.find((x) => x.zeek === name);
+  if (!t) throw new RangeError(`unknown tunable '${name}' (known: ${TUNABLES.map((x) => x.zeek).join(', ')})`);
+  switch (t.kind) {
+    case 'bool':
+      if (/^(t|true|1)$/i.test(value)) return [t.option, true];
+      if (/^(f|false|0)$/i.test(value)) return [t.option, false];
+      throw new TypeError(`${name} takes T or F, got '${value}'`);
+    case 'ports':
+      return [t.option, value === '' ? [] : value.split(',').map((p) => Number(p.replace(/\/tcp$/, '')))];
+    default: {
+      const n = Number(value.replace(/\s*(secs?|sec)$/, ''));
+      if (!Number.isFinite(n)) throw new TypeError(`${name} takes a number, got '${value}'`);
+      return [t.option, n];
+    }
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * A running capture: an async iterable of Zeek's TCP events.
+ *
+ * The addon hands over whole batches; this class decodes each one and
+ * hands its events out one at a time. Between batches it yields to the
+ * event loop once (setImmediate), so timers and I/O keep running however
+ * far ahead the capture thread is.
+ */
+import { decodeBatch } from './batch';
+import { TcpsensorError, abortError, fromNative } from './errors';
+import type { TcpEvent } from './events';
+import { parseUid } from './format';
+import { binding, NativeConfig, NativeSensor, NativeStats } from './native';
+
+export type ContentsDirection = 'none' | 'orig' | 'resp' | 'both';
+const DIRECTIONS: Record<ContentsDirection, number> = { none: 0, orig: 1, resp: 2, both: 3 };
+
+export interface SensorStats {
+  /** Packets handed to the engine. */
+  packetsReceived: number;
+  /** Live capture: packets the kernel dropped (libpcap's ps_drop). */
+  packetsDroppedByKernel: number;
+  /** Live capture: packets the interface dropped (ps_ifdrop). */
+  packetsDroppedByInterface: number;
+  /** Live capture: events dropped because the reader fell behind. */
+  eventsDroppedByQueue: number;
+  batchesDroppedByQueue: number;
+  packetsNonIp: number;
+  packetsNonTcp: number;
+  packetsTcp: number;
+  /** Packets (or parts of them) not analysed, by reason. */
+  malformed: Record<string, number>;
+  connectionsActive: number;
+  connectionsTotal: number;
+  events: number;
+  reassemblyBytes: number;
+  reassemblyDroppedBytes: number;
+  fragmentBytes: number;
+  memoryBytes: number;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Sensor implements AsyncIterable<TcpEvent> {
+  #native: NativeSensor | null;
+  #started = false;
+  #iterating = false;
+  #ended = false;
+  #lastStats: SensorStats | null = null;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  /** @internal use open() */
+  constructor(config: NativeConfig, signal?: AbortSignal) {
+    if (signal?.aborted) throw abortError(signal.reason);
+    try {
+      this.#native = new (binding().Sensor)(config);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    if (signal) {
+      this.#signal = signal;
+      this.#onAbort = () => this.close();
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /** True once the stream has ended or the sensor was closed. */
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  /**
+   * Batches of events as the engine produced them; the cheapest way to
+   * consume a capture. Single consumer, like the per-event iterator.
+   */
+  async *batches(): AsyncGenerator<TcpEvent[], void, undefined> {
+    this.#claim();
+    try {
+      for (;;) {
+        const events = await this.#nextBatch();
+        if (events === null) return;
+        yield events;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TcpEvent> {
+    this.#claim();
+    let batch: TcpEvent[] = [];
+    let index = 0;
+    const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+    const iterator: AsyncIterator<TcpEvent> = {
+      next: async (): Promise<IteratorResult<TcpEvent>> => {
+        while (index >= batch.length) {
+          let next: TcpEvent[] | null;
+          try {
+            next = await this.#nextBatch();
+          } catch (err) {
+            this.close();
+            throw err;
+          }
+          if (next === null) {
+            this.close();
+            return done;
+          }
+          batch = next;
+          index = 0;
+        }
+        return { done: false, value: batch[index++] };
+      },
+      return: async (): Promise<IteratorResult<TcpEvent>> => {
+        // `break` out of for-await: capture stops.
+        this.close();
+        batch = [];
+        return done;
+      },
+    };
+    return iterator;
+  }
+
+  /**
+   * Stops capturing and ends the stream the way Zeek ends at termination:
+   * open connections get connection_pending and connection_state_remove,
+   * which the iterator still delivers before it finishes.
+   */
+  stop(): void {
+    this.#native?.stop();
+  }
+
+  /** Stops at once; whatever was not yet read is discarded. */
+  close(): void {
+    const native = this.#native;
+    if (!native) return;
+    this.#lastStats = this.#readStats(native);
+    this.#native = null;
+    if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
+    native.close();
+  }
+
+  stats(): SensorStats {
+    if (!this.#native) {
+      if (this.#lastStats) return this.#lastStats;
+      throw new TcpsensorError('ERR_CLOSED', 'the sensor is closed');
+    }
+    return this.#readStats(this.#native);
+  }
+
+  /**
+   * Zeek's set_contents_file: writes the reassembled stream of an active
+   * connection (by uid) to `path`, from the point the capture thread takes
+   * up the request. Resolves false if no such connection is active.
+   */
+  async setContentsFile(uid: string, direction: ContentsDirection, path: string): Promise<boolean> {
+    const id = this.#uid(uid);
+    const dir = this.#direction(direction);
+    if (direction !== 'none' && (typeof path !== 'string' || path.length === 0)) {
+      throw new TypeError('path must be a non-empty string');
+    }
+    if (!this.#native || id === undefined) return false;
+    try {
+      return await this.#native.setContentsFile(id, dir, direction === 'none' ? '' : path);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Zeek's get_contents_file: the path being written, or null. */
+  async getContentsFile(uid: string, direction: ContentsDirection): Promise<string | null> {
+    const id = this.#uid(uid);
+    const dir = this.#direction(direction);
+    if (!this.#native || id === undefined) return null;
+    return this.#native.getContentsFile(id, dir);
+  }
+
+  #uid(uid: string): bigint | undefined {
+    if (typeof uid !== 'string') throw new TypeError('uid must be a string');
+    return parseUid(uid);
+  }
+
+  #direction(direction: ContentsDirection): number {
+    const dir = DIRECTIONS[direction];
+    if (dir === undefined) throw new RangeError("direction must be 'none', 'orig', 'resp' or 'both'");
+    return dir;
+  }
+
+  #claim(): void {
+    if (this.#iterating) throw new TcpsensorError('ERR_ALREADY_ITERATING', 'a sensor has one consumer; it is already being iterated');
+    if (!this.#native && !this.#ended) throw new TcpsensorError('ERR_CLOSED', 'the sensor is closed');
+    this.#iterating = true;
+  }
+
+  async #nextBatch(): Promise<TcpEvent[] | null> {
+    for (;;) {
+      if (this.#signal?.aborted) throw abortError(this.#signal.reason);
+      const native = this.#native;
+      if (!native) return null;
+      if (!this.#started) {
+        this.#started = true;
+        native.start();
+      } else {
+        await yieldToLoop();
+        if (!this.#native) return this.#signal?.aborted ? Promise.reject(abortError(this.#signal.reason)) : null;
+      }
+      let buffer: ArrayBuffer | null;
+      try {
+        const r = native.read();
+        buffer = r instanceof Promise ? await r : r;
+      } catch (err) {
+        throw fromNative(err);
+      }
+      if (buffer === null) {
+        if (this.#signal?.aborted) throw abortError(this.#signal.reason);
+        this.#ended = true;
+        return null;
+      }
+      const events = decodeBatch(buffer);
+      if (events.length) return events;
+    }
+  }
+
+  #readStats(native: NativeSensor): SensorStats {
+    const s: NativeStats | null = native.stats();
+    if (!s) throw new TcpsensorError('ERR_CLOSED', 'the sensor is closed');
+    return s;
+  }
+}
