@@ -2,7 +2,7 @@
 // events it raises, per kind. Used by the benchmark to measure the native
 // core alone (and handy when profiling it).
 //
-//   tcpsensor-native FILE [--events all|default|name,name,...] [-C]
+//   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "-C")) {
             options.ignore_checksums = true;
+        } else if (!std::strcmp(argv[i], "--contents-all")) {
+            options.tcp_content_deliver_all_orig = options.tcp_content_deliver_all_resp = true;
         } else if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
             if (!select_events(argv[++i], &options.events)) return 2;
         } else {

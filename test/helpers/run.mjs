@@ -1,0 +1,46 @@
+// Running the sensor and the CLI from tests.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tcpsensor from '../../dist/index.mjs';
+
+export { tcpsensor };
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = join(root, 'dist', 'cli.js');
+
+let dir;
+// A fresh path in this test process's scratch directory.
+export function scratch(name) {
+  dir ??= mkdtempSync(join(tmpdir(), 'tcpsensor-test-'));
+  return join(dir, name);
+}
+
+// Every event of a capture file.
+export async function collect(file, options = {}) {
+  const events = [];
+  for await (const ev of tcpsensor.open({ file }, options)) events.push(ev);
+  return events;
+}
+
+export const named = (events, name) => events.filter((e) => e.event === name);
+export const names = (events) => events.map((e) => e.event);
+
+// Runs the CLI; resolves { code, signal, stdout, stderr }.
+export function runCli(args, { input, onSpawn, env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+    onSpawn?.(child);
+  });
+}
+
+export const ndjson = (text) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
