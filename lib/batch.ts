@@ -1,23 +1,24 @@
 /**
  * Reads the packed batches of native/core/batch_format.h into event
- * objects. Byte arguments are Buffers over the batch's own memory; ids and
- * connection records are built once per connection and shared by the
- * events that Zeek would show them to.
+ * objects, one at a time (so that consumed events can die young). Byte
+ * arguments are Buffers over the batch's own memory; ids and connection
+ * records are built once per connection and shared by the events that
+ * Zeek would show them to.
  */
 import { TcpsensorError } from './errors';
-import { ArgShape, ConnId, ConnRecord, EVENT_KINDS, EVENT_NAME_BY_ID, EndpointState, TcpEvent, TcpOption } from './events';
+import { ArgShape, ConnId, ConnRecord, EVENT_KINDS, EVENT_NAME_BY_ID, EndpointState, EventName, TcpEvent, TcpOption } from './events';
 import { formatAddress, formatFlags, formatUid } from './format';
 
 const MAGIC = 0x31425354;
 export const BATCH_VERSION = 1;
 const HEADER = 16;
-const TAG_DESCRIPTOR = 0xf0;
-const TAG_SNAPSHOT = 0xf1;
+const TAG_DESCRIPTOR = 0xf0; // 0xf1: snapshot, read through the events that name it
 const TAG_SNAPSHOT_MOVED = 0xf2;
 const EVENT_ARGS = 24;
+const TWO32 = 4294967296;
 
 const SHAPE_BY_ID: ArgShape[] = [];
-for (const name of Object.keys(EVENT_KINDS) as (keyof typeof EVENT_KINDS)[]) SHAPE_BY_ID[EVENT_KINDS[name].id] = EVENT_KINDS[name].shape;
+for (const name of Object.keys(EVENT_KINDS) as EventName[]) SHAPE_BY_ID[EVENT_KINDS[name].id] = EVENT_KINDS[name].shape;
 
 interface Identity {
   uid: string;
@@ -30,106 +31,155 @@ interface Shared {
   conn: ConnRecord;
 }
 
-const TWO32 = 4294967296;
+// History strings repeat endlessly ("ShADadFf"); short ones are interned
+// by their bytes.
+const histories = new Map<number, string>();
+const MAX_INTERNED = 4096;
 
-export function decodeBatch(buffer: ArrayBuffer): TcpEvent[] {
-  const view = new DataView(buffer);
-  const bytes = new Uint8Array(buffer);
-  if (buffer.byteLength < HEADER || view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== BATCH_VERSION) {
-    throw new TcpsensorError('ERR_BATCH_FORMAT', 'batch from the addon has an unknown format (rebuild the addon?)');
+function historyAt(bytes: Uint8Array, at: number, len: number): string {
+  if (len <= 7) {
+    let key = len;
+    for (let i = 0; i < len; i++) key = key * 128 + (bytes[at + i] & 0x7f);
+    let h = histories.get(key);
+    if (h === undefined) {
+      h = String.fromCharCode(...bytes.subarray(at, at + len));
+      if (histories.size < MAX_INTERNED) histories.set(key, h);
+    }
+    return h;
   }
-  const count = view.getUint32(8, true);
-  const out: TcpEvent[] = new Array(count);
-  let n = 0;
-  const identities = new Map<number, Identity>();
-  const snapshots = new Map<number, Shared>();
+  return String.fromCharCode(...bytes.subarray(at, at + len));
+}
 
-  const u64 = (at: number): number => view.getUint32(at, true) + view.getUint32(at + 4, true) * TWO32;
+/** Walks one batch, event by event. */
+export class BatchReader {
+  readonly count: number;
+  #buffer: ArrayBuffer;
+  #view: DataView;
+  #bytes: Uint8Array;
+  #at = HEADER;
+  #identities = new Map<number, Identity>();
+  #snapshots = new Map<number, Shared>();
+  // Events of one packet are consecutive and share their snapshot.
+  #lastSnapAt = -1;
+  #lastShared: Shared | undefined;
 
-  const identity = (at: number): Identity => {
-    let ident = identities.get(at);
+  constructor(buffer: ArrayBuffer) {
+    const view = new DataView(buffer);
+    if (buffer.byteLength < HEADER || view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== BATCH_VERSION) {
+      throw new TcpsensorError('ERR_BATCH_FORMAT', 'batch from the addon has an unknown format (rebuild the addon?)');
+    }
+    this.#buffer = buffer;
+    this.#view = view;
+    this.#bytes = new Uint8Array(buffer);
+    this.count = view.getUint32(8, true);
+  }
+
+  /** The next event, or undefined at the end of the batch. */
+  next(): TcpEvent | undefined {
+    const view = this.#view;
+    const bytes = this.#bytes;
+    const end = this.#buffer.byteLength;
+    for (let at = this.#at; at < end; ) {
+      const tag = bytes[at];
+      const length = view.getUint32(at + 4, true);
+      if (length < 8 || at + length > end) throw new TcpsensorError('ERR_BATCH_FORMAT', `corrupt batch record at offset ${at}`);
+      if (tag >= TAG_DESCRIPTOR) {
+        at += length;
+        continue;
+      }
+      this.#at = at + length;
+      return this.#event(tag, at);
+    }
+    this.#at = end;
+    return undefined;
+  }
+
+  #u64(at: number): number {
+    return this.#view.getUint32(at, true) + this.#view.getUint32(at + 4, true) * TWO32;
+  }
+
+  #identity(at: number): Identity {
+    let ident = this.#identities.get(at);
     if (!ident) {
+      const view = this.#view;
       ident = {
         uid: formatUid(view.getUint32(at + 12, true), view.getUint32(at + 8, true)),
         id: {
-          orig_h: formatAddress(bytes, at + 24),
+          orig_h: formatAddress(this.#bytes, at + 24),
           orig_p: view.getUint16(at + 16, true),
-          resp_h: formatAddress(bytes, at + 40),
+          resp_h: formatAddress(this.#bytes, at + 40),
           resp_p: view.getUint16(at + 18, true),
         },
       };
-      identities.set(at, ident);
+      this.#identities.set(at, ident);
     }
     return ident;
-  };
+  }
 
-  const snapshot = (at: number): Shared => {
-    while (bytes[at] === TAG_SNAPSHOT_MOVED) at = view.getUint32(at + 8, true);
-    let s = snapshots.get(at);
+  #shared(at: number): Shared {
+    if (at === this.#lastSnapAt) return this.#lastShared as Shared;
+    const view = this.#view;
+    const bytes = this.#bytes;
+    let real = at;
+    while (bytes[real] === TAG_SNAPSHOT_MOVED) real = view.getUint32(real + 8, true);
+    let s = this.#snapshots.get(real);
     if (!s) {
-      const ident = identity(view.getUint32(at + 8, true));
-      const historyLen = view.getUint16(at + 14, true);
-      let history = '';
-      for (let i = 0; i < historyLen; i++) history += String.fromCharCode(bytes[at + 80 + i]);
+      const ident = this.#identity(view.getUint32(real + 8, true));
       s = {
         uid: ident.uid,
         id: ident.id,
         conn: {
-          history,
+          history: historyAt(bytes, real + 80, view.getUint16(real + 14, true)),
           orig: {
-            size: u64(at + 32),
-            state: bytes[at + 12] as EndpointState,
-            num_pkts: u64(at + 40),
-            num_bytes_ip: u64(at + 48),
+            size: this.#u64(real + 32),
+            state: bytes[real + 12] as EndpointState,
+            num_pkts: this.#u64(real + 40),
+            num_bytes_ip: this.#u64(real + 48),
           },
           resp: {
-            size: u64(at + 56),
-            state: bytes[at + 13] as EndpointState,
-            num_pkts: u64(at + 64),
-            num_bytes_ip: u64(at + 72),
+            size: this.#u64(real + 56),
+            state: bytes[real + 13] as EndpointState,
+            num_pkts: this.#u64(real + 64),
+            num_bytes_ip: this.#u64(real + 72),
           },
-          start_time: view.getFloat64(at + 16, true),
-          duration: view.getFloat64(at + 24, true),
+          start_time: view.getFloat64(real + 16, true),
+          duration: view.getFloat64(real + 24, true),
         },
       };
-      snapshots.set(at, s);
+      this.#snapshots.set(real, s);
     }
+    this.#lastSnapAt = at;
+    this.#lastShared = s;
     return s;
-  };
+  }
 
-  const slice = (at: number, len: number): Buffer => Buffer.from(buffer, at, len);
-  const text = (at: number, len: number): string => Buffer.from(buffer, at, len).toString('latin1');
+  #buf(at: number, len: number): Buffer {
+    return Buffer.from(this.#buffer, at, len);
+  }
 
-  for (let at = HEADER; at < buffer.byteLength; ) {
-    const tag = bytes[at];
-    const length = view.getUint32(at + 4, true);
-    if (length < 8 || at + length > buffer.byteLength) {
-      throw new TcpsensorError('ERR_BATCH_FORMAT', `corrupt batch record at offset ${at}`);
-    }
-    if (tag === TAG_DESCRIPTOR || tag === TAG_SNAPSHOT || tag === TAG_SNAPSHOT_MOVED) {
-      at += length;
-      continue;
-    }
+  #text(at: number, len: number): string {
+    return Buffer.from(this.#buffer, at, len).toString('latin1');
+  }
+
+  #event(tag: number, at: number): TcpEvent {
     const name = EVENT_NAME_BY_ID[tag];
     if (!name) throw new TcpsensorError('ERR_BATCH_FORMAT', `unknown event kind ${tag} in batch`);
-    const s = snapshot(view.getUint32(at + 16, true));
+    const view = this.#view;
+    const bytes = this.#bytes;
+    const s = this.#shared(view.getUint32(at + 16, true));
     const ts = view.getFloat64(at + 8, true);
     const a = at + EVENT_ARGS;
-    let ev: TcpEvent;
     switch (SHAPE_BY_ID[tag]) {
       case ArgShape.None:
-        ev = { ts, event: name, uid: s.uid, id: s.id, conn: s.conn } as TcpEvent;
-        break;
+        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn } as TcpEvent;
       case ArgShape.IsOrig:
-        ev = { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, is_orig: bytes[a] !== 0 } as TcpEvent;
-        break;
+        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, is_orig: bytes[a] !== 0 } as TcpEvent;
       case ArgShape.Threshold:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
           threshold: view.getUint32(a + 4, true),
         } as TcpEvent;
-        break;
       case ArgShape.SynPacket: {
         const pkt: Record<string, number | boolean> = {
           is_orig: bytes[a] !== 0,
@@ -145,131 +195,127 @@ export function decodeBatch(buffer: ArrayBuffer): TcpEvent[] {
           pkt.TSval = view.getUint32(a + 16, true);
           pkt.TSecr = view.getUint32(a + 20, true);
         }
-        ev = { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, pkt } as unknown as TcpEvent;
-        break;
+        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, pkt } as unknown as TcpEvent;
       }
       case ArgShape.WriteFailure:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
-          msg: text(a + 8, view.getUint32(a + 4, true)),
+          msg: this.#text(a + 8, view.getUint32(a + 4, true)),
         } as TcpEvent;
-        break;
       case ArgShape.Contents:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
-          seq: u64(a + 8),
-          contents: slice(a + 16, view.getUint32(a + 4, true)),
+          seq: this.#u64(a + 8),
+          contents: this.#buf(a + 16, view.getUint32(a + 4, true)),
         } as TcpEvent;
-        break;
       case ArgShape.Option:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
           opt: bytes[a + 1],
           optlen: bytes[a + 2],
         } as TcpEvent;
-        break;
       case ArgShape.Options:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
-          options: decodeOptions(view, bytes, buffer, a),
+          options: this.#options(a),
         } as TcpEvent;
-        break;
       case ArgShape.Packet:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
           flags: formatFlags(bytes[a + 1]),
-          seq: u64(a + 8),
-          ack: u64(a + 16),
+          seq: this.#u64(a + 8),
+          ack: this.#u64(a + 16),
           len: view.getUint32(a + 4, true),
-          payload: slice(a + 32, view.getUint32(a + 24, true)),
+          payload: this.#buf(a + 32, view.getUint32(a + 24, true)),
         } as TcpEvent;
-        break;
       case ArgShape.Rexmit:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
-          seq: u64(a + 8),
+          seq: this.#u64(a + 8),
           len: view.getUint32(a + 4, true),
           data_in_flight: view.getUint32(a + 16, true),
           window: view.getUint32(a + 20, true),
         } as TcpEvent;
-        break;
       case ArgShape.Weird:
-        ev = { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, name: text(a + 4, view.getUint32(a, true)) } as TcpEvent;
-        break;
+        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, name: this.#text(a + 4, view.getUint32(a, true)) } as TcpEvent;
       case ArgShape.Gap:
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
           is_orig: bytes[a] !== 0,
-          seq: u64(a + 8),
-          length: u64(a + 16),
+          seq: this.#u64(a + 8),
+          length: this.#u64(a + 16),
         } as TcpEvent;
-        break;
       case ArgShape.Inconsistency: {
         const len = view.getUint32(a + 4, true);
-        ev = {
+        return {
           ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
-          t1: slice(a + 8, len),
-          t2: slice(a + 8 + len, len),
+          t1: this.#buf(a + 8, len),
+          t2: this.#buf(a + 8 + len, len),
           tcp_flags: formatFlags(bytes[a]),
         } as TcpEvent;
-        break;
       }
       default:
         throw new TcpsensorError('ERR_BATCH_FORMAT', `no layout for event kind ${tag}`);
     }
-    out[n++] = ev;
-    at += length;
   }
-  out.length = n;
-  return out;
+
+  #options(a: number): TcpOption[] {
+    const view = this.#view;
+    const bytes = this.#bytes;
+    const count = bytes[a + 1];
+    const options: TcpOption[] = [];
+    let p = a + 4;
+    for (let i = 0; i < count; i++) {
+      const kind = bytes[p];
+      const length = bytes[p + 1];
+      const shape = bytes[p + 2];
+      const dataLen = bytes[p + 3];
+      const d = p + 4;
+      const o: TcpOption = { kind, length };
+      if (shape === 1) {
+        o.data = this.#buf(d, dataLen);
+      } else if (shape === 2) {
+        switch (kind) {
+          case 2:
+            o.mss = view.getUint16(d, false);
+            break;
+          case 3:
+            o.window_scale = bytes[d];
+            break;
+          case 5: {
+            const sack: number[] = [];
+            for (let j = 0; j + 4 <= dataLen; j += 4) sack.push(view.getUint32(d + j, false));
+            o.sack = sack;
+            break;
+          }
+          case 8:
+            o.send_timestamp = view.getUint32(d, false);
+            o.echo_timestamp = view.getUint32(d + 4, false);
+            break;
+          case 27:
+            o.rate = bytes[d];
+            o.ttl_diff = bytes[d + 1];
+            o.qs_nonce = view.getUint32(d + 2, false);
+            break;
+        }
+      }
+      options.push(o);
+      p += (4 + dataLen + 3) & ~3;
+    }
+    return options;
+  }
 }
 
-function decodeOptions(view: DataView, bytes: Uint8Array, buffer: ArrayBuffer, a: number): TcpOption[] {
-  const count = bytes[a + 1];
-  const options: TcpOption[] = [];
-  let p = a + 4;
-  for (let i = 0; i < count; i++) {
-    const kind = bytes[p];
-    const length = bytes[p + 1];
-    const shape = bytes[p + 2];
-    const dataLen = bytes[p + 3];
-    const d = p + 4;
-    const o: TcpOption = { kind, length };
-    if (shape === 1) {
-      o.data = Buffer.from(buffer, d, dataLen);
-    } else if (shape === 2) {
-      switch (kind) {
-        case 2:
-          o.mss = view.getUint16(d, false);
-          break;
-        case 3:
-          o.window_scale = bytes[d];
-          break;
-        case 5: {
-          const sack: number[] = [];
-          for (let j = 0; j + 4 <= dataLen; j += 4) sack.push(view.getUint32(d + j, false));
-          o.sack = sack;
-          break;
-        }
-        case 8:
-          o.send_timestamp = view.getUint32(d, false);
-          o.echo_timestamp = view.getUint32(d + 4, false);
-          break;
-        case 27:
-          o.rate = bytes[d];
-          o.ttl_diff = bytes[d + 1];
-          o.qs_nonce = view.getUint32(d + 2, false);
-          break;
-      }
-    }
-    options.push(o);
-    p += (4 + dataLen + 3) & ~3;
-  }
-  return options;
+/** Every event of a batch. */
+export function decodeBatch(buffer: ArrayBuffer): TcpEvent[] {
+  const reader = new BatchReader(buffer);
+  const out: TcpEvent[] = [];
+  for (let ev = reader.next(); ev !== undefined; ev = reader.next()) out.push(ev);
+  return out;
 }

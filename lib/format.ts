@@ -52,12 +52,17 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** "C" followed by the base-62 digits of a 64-bit connection id. */
 export function formatUid(hi: number, lo: number): string {
-  let v = (BigInt(hi) << 32n) | BigInt(lo);
+  // Long division of the two 32-bit halves by 62, in doubles (exact: every
+  // intermediate stays below 2^38).
   let s = '';
   do {
-    s = BASE62[Number(v % 62n)] + s;
-    v /= 62n;
-  } while (v > 0n);
+    const hiRem = hi % 62;
+    hi = (hi - hiRem) / 62;
+    const t = hiRem * 4294967296 + lo;
+    const digit = t % 62;
+    lo = (t - digit) / 62;
+    s = BASE62[digit] + s;
+  } while (hi > 0 || lo > 0);
   return 'C' + s;
 }
 

@@ -6,7 +6,7 @@
  * event loop once (setImmediate), so timers and I/O keep running however
  * far ahead the capture thread is.
  */
-import { decodeBatch } from './batch';
+import { BatchReader } from './batch';
 import { TcpsensorError, abortError, fromNative } from './errors';
 import type { TcpEvent } from './events';
 import { parseUid } from './format';
@@ -78,8 +78,10 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     this.#claim();
     try {
       for (;;) {
-        const events = await this.#nextBatch();
-        if (events === null) return;
+        const reader = await this.#nextBatch();
+        if (reader === null) return;
+        const events: TcpEvent[] = [];
+        for (let ev = reader.next(); ev !== undefined; ev = reader.next()) events.push(ev);
         yield events;
       }
     } finally {
@@ -89,32 +91,29 @@ export class Sensor implements AsyncIterable<TcpEvent> {
 
   [Symbol.asyncIterator](): AsyncIterator<TcpEvent> {
     this.#claim();
-    let batch: TcpEvent[] = [];
-    let index = 0;
+    let reader: BatchReader | null = null;
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
     const iterator: AsyncIterator<TcpEvent> = {
       next: async (): Promise<IteratorResult<TcpEvent>> => {
-        while (index >= batch.length) {
-          let next: TcpEvent[] | null;
+        for (;;) {
+          const ev = reader?.next();
+          if (ev !== undefined) return { done: false, value: ev };
           try {
-            next = await this.#nextBatch();
+            reader = await this.#nextBatch();
           } catch (err) {
             this.close();
             throw err;
           }
-          if (next === null) {
+          if (reader === null) {
             this.close();
             return done;
           }
-          batch = next;
-          index = 0;
         }
-        return { done: false, value: batch[index++] };
       },
       return: async (): Promise<IteratorResult<TcpEvent>> => {
         // `break` out of for-await: capture stops.
         this.close();
-        batch = [];
+        reader = null;
         return done;
       },
     };
@@ -192,7 +191,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     this.#iterating = true;
   }
 
-  async #nextBatch(): Promise<TcpEvent[] | null> {
+  async #nextBatch(): Promise<BatchReader | null> {
     for (;;) {
       if (this.#signal?.aborted) throw abortError(this.#signal.reason);
       const native = this.#native;
@@ -216,8 +215,8 @@ export class Sensor implements AsyncIterable<TcpEvent> {
         this.#ended = true;
         return null;
       }
-      const events = decodeBatch(buffer);
-      if (events.length) return events;
+      const reader = new BatchReader(buffer);
+      if (reader.count > 0) return reader;
     }
   }
 

@@ -210,8 +210,15 @@ struct State {
         }
     }
 
+    // The buffer goes back to the pool when JavaScript lets go of it; its
+    // capacity rides along as the finalizer's hint.
     static Napi::Value to_array_buffer(Napi::Env env, const Batch& b) {
-        return Napi::ArrayBuffer::New(env, b.data, b.size, [](Napi::Env, void* data) { std::free(data); });
+        return Napi::ArrayBuffer::New(
+            env, b.data, b.size,
+            [](Napi::Env, void* data, void* capacity) {
+                release_batch_buffer(static_cast<uint8_t*>(data), static_cast<uint32_t>(reinterpret_cast<uintptr_t>(capacity)));
+            },
+            reinterpret_cast<void*>(static_cast<uintptr_t>(b.capacity)));
     }
 };
 

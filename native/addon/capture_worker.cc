@@ -26,7 +26,7 @@ CaptureWorker::CaptureWorker(const WorkerConfig& config, std::unique_ptr<PacketS
 
 CaptureWorker::~CaptureWorker() {
     close();
-    for (Batch& b : queue_) std::free(b.data);
+    for (Batch& b : queue_) release_batch_buffer(b.data, b.capacity);
 }
 
 void CaptureWorker::start(std::function<void()> notify) {
@@ -82,7 +82,7 @@ void CaptureWorker::run() {
 void CaptureWorker::on_batch(Batch batch) {
     std::unique_lock<std::mutex> lock(mu_);
     if (abort_.load()) {
-        std::free(batch.data);
+        release_batch_buffer(batch.data, batch.capacity);
         return;
     }
     if (queue_.size() >= config_.high_water) {
@@ -90,7 +90,7 @@ void CaptureWorker::on_batch(Batch batch) {
             // Never hold up the capture: drop, and say so in the stats.
             ++stats_.batches_dropped;
             stats_.events_dropped += batch.events;
-            std::free(batch.data);
+            release_batch_buffer(batch.data, batch.capacity);
             return;
         }
         // A file waits for its reader; requests made meanwhile still run
@@ -100,7 +100,7 @@ void CaptureWorker::on_batch(Batch batch) {
             space_.wait(lock);
         }
         if (abort_.load()) {
-            std::free(batch.data);
+            release_batch_buffer(batch.data, batch.capacity);
             return;
         }
     }

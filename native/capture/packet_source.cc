@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "../core/decode.h"
+#include "savefile_reader.h"
 
 namespace tcpsensor {
 
@@ -23,6 +24,7 @@ void fail(CaptureError* error, const char* code, std::string message) {
 PacketSource::PacketSource(pcap* handle, bool live) : handle_(handle), live_(live) {}
 
 PacketSource::~PacketSource() {
+    if (offline_filter_) pcap_freecode(offline_filter_.get());
     if (handle_) pcap_close(handle_);
 }
 
@@ -75,6 +77,17 @@ std::unique_ptr<PacketSource> PacketSource::open_file(const std::string& path, c
     }
     std::unique_ptr<PacketSource> source(new PacketSource(p, false));
     if (!source->apply_filter(filter, error)) return nullptr;
+    // libpcap has vetted the file; a classic pcap is then read by our own
+    // reader, the filter (compiled against the same handle) applied to it.
+    source->reader_ = SavefileReader::open(path);
+    if (source->reader_ && source->reader_->linktype() != source->linktype_) source->reader_.reset();
+    if (source->reader_ && !filter.empty()) {
+        source->offline_filter_ = std::make_unique<bpf_program>();
+        if (pcap_compile(p, source->offline_filter_.get(), filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            source->offline_filter_.reset();
+            source->reader_.reset();
+        }
+    }
     return source;
 }
 
@@ -119,7 +132,42 @@ std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options
     return source;
 }
 
+PacketSource::Next PacketSource::next_from_reader(PacketView* packet, CaptureError* error) {
+    SavefileReader::Record r;
+    for (;;) {
+        if (interrupted_.load(std::memory_order_relaxed)) return Next::End;
+        switch (reader_->next(&r)) {
+            case SavefileReader::Result::Packet:
+                break;
+            case SavefileReader::Result::End:
+                return Next::End;
+            case SavefileReader::Result::Truncated:
+                fail(error, "ERR_PCAP_TRUNCATED", "capture file ends inside a packet: " + reader_->error());
+                return Next::Error;
+            case SavefileReader::Result::Invalid:
+            case SavefileReader::Result::IoError:
+                fail(error, "ERR_PCAP_READ", "reading packets failed: " + reader_->error());
+                return Next::Error;
+        }
+        if (offline_filter_) {
+            pcap_pkthdr h;
+            h.ts.tv_sec = r.sec;
+            h.ts.tv_usec = r.usec;
+            h.caplen = r.caplen;
+            h.len = r.wirelen;
+            if (!pcap_offline_filter(offline_filter_.get(), &h, r.data)) continue;
+        }
+        ++received_;
+        packet->ts = static_cast<double>(r.sec) + static_cast<double>(r.usec) / 1e6;
+        packet->data = r.data;
+        packet->caplen = r.caplen;
+        packet->wirelen = r.wirelen;
+        return Next::Packet;
+    }
+}
+
 PacketSource::Next PacketSource::next(PacketView* packet, CaptureError* error) {
+    if (reader_) return next_from_reader(packet, error);
     pcap_pkthdr* header;
     const u_char* data;
     switch (pcap_next_ex(handle_, &header, &data)) {
@@ -157,6 +205,9 @@ CaptureStats PacketSource::stats() const {
     return s;
 }
 
-void PacketSource::interrupt() { pcap_breakloop(handle_); }
+void PacketSource::interrupt() {
+    interrupted_.store(true);
+    pcap_breakloop(handle_);
+}
 
 }  // namespace tcpsensor

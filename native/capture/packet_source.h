@@ -3,6 +3,7 @@
 // packets as views into libpcap's own buffer, valid until the next call.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include "../core/engine.h"
 
 struct pcap;
+struct bpf_program;
 
 namespace tcpsensor {
 
@@ -60,11 +62,17 @@ public:
 private:
     PacketSource(pcap* handle, bool live);
     bool apply_filter(const std::string& filter, CaptureError* error);
+    Next next_from_reader(PacketView* packet, CaptureError* error);
 
+    // libpcap reads live captures and pcapng; classic pcap files go
+    // through our own reader, with BPF applied by pcap_offline_filter.
     pcap* handle_;
+    std::unique_ptr<class SavefileReader> reader_;
+    std::unique_ptr<bpf_program> offline_filter_;
     bool live_;
     int linktype_ = 0;
     uint64_t received_ = 0;
+    std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace tcpsensor

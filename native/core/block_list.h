@@ -43,6 +43,7 @@ public:
     const StreamBlock& front() const { return blocks_[head_]; }
     const StreamBlock& back() const { return blocks_.back(); }
     uint64_t data_size() const { return data_size_; }
+    size_t capacity() const { return blocks_.capacity(); }
 
     // Inserts the parts of [seq, upper) that no block covers. `data` holds
     // the segment's bytes (may be null). Returns the index of the first new

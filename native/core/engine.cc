@@ -213,17 +213,21 @@ void Engine::set_inactivity_timeout(Connection& c, double timeout) {
     c.inactivity_timeout = timeout;
 }
 
+bool Engine::timer_live(const TimerEntry& e) const {
+    const Connection* c = table_.at(e.slot, e.generation);
+    if (!c) return false;
+    return e.kind == TimerKind::Inactivity ? e.epoch == c->inactivity_epoch : e.epoch == c->analyzer_epoch;
+}
+
 void Engine::expire_timers(double now) {
     fragments_.expire(now);
-    while (!timers_.empty() && timers_.next_due() <= now) dispatch_timer(timers_.pop(), now, false);
+    timers_.advance(now, [this](const TimerEntry& e) { return timer_live(e); });
+    while (timers_.ready(now)) dispatch_timer(timers_.pop(), now, false);
 }
 
 void Engine::dispatch_timer(const TimerEntry& e, double now, bool terminating) {
+    if (!timer_live(e) || (terminating && !acts_at_termination(e.kind))) return;
     Connection* c = table_.at(e.slot, e.generation);
-    if (!c) return;
-    const bool live = e.kind == TimerKind::Inactivity ? e.epoch == c->inactivity_epoch : e.epoch == c->analyzer_epoch;
-    if (!live) return;
-    if (terminating && !acts_at_termination(e.kind)) return;
 
     TcpEndpoint& o = c->orig();
     TcpEndpoint& r = c->resp();
@@ -292,6 +296,7 @@ void Engine::finish() {
     writer_.begin_group(network_time_);
     // Zeek expires every pending timer at termination; only the attempt and
     // reset timers act then.
+    timers_.advance_all([this](const TimerEntry& e) { return timer_live(e) && acts_at_termination(e.kind); });
     while (!timers_.empty()) dispatch_timer(timers_.pop(), network_time_, true);
     table_.for_each([this](Connection* c) {
         done(*c, true);

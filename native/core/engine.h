@@ -101,6 +101,7 @@ private:
     void add_timer(Connection& c, TimerKind kind, double due);
     void set_inactivity_timeout(Connection& c, double timeout);
     void expire_timers(double now);
+    bool timer_live(const TimerEntry& e) const;
     void dispatch_timer(const TimerEntry& e, double now, bool terminating);
 
     // --- TCP analysis (tcp_analysis.cc) ---
@@ -162,6 +163,9 @@ private:
     TimerQueue timers_;
     FragmentReassembler fragments_;
     BlockMemory block_memory_;
+    // Emptied block lists, kept with their storage: connections come and go
+    // at packet rate, and their lists need not be reallocated each time.
+    std::vector<std::unique_ptr<BlockList>> spare_block_lists_;
     EngineStats stats_;
     double network_time_ = 0;
     uint64_t uid_state_;

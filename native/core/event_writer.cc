@@ -1,7 +1,10 @@
 #include "event_writer.h"
 
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "byte_order.h"
 #include "connection.h"
@@ -18,15 +21,64 @@ constexpr uint32_t kHistorySlack = 8;
 
 }  // namespace
 
+namespace {
+
+struct BufferPool {
+    std::mutex mu;
+    std::vector<std::pair<uint8_t*, uint32_t>> free;
+};
+
+BufferPool& pool() {
+    // Leaked on purpose: buffers may come back from finalizers running
+    // during process teardown.
+    static BufferPool* p = new BufferPool;
+    return *p;
+}
+
+constexpr size_t kPooledBuffers = 16;
+constexpr uint32_t kLargestPooled = 16u << 20;
+
+}  // namespace
+
+uint8_t* acquire_batch_buffer(uint32_t min_capacity, uint32_t* capacity) {
+    {
+        BufferPool& p = pool();
+        std::lock_guard<std::mutex> lock(p.mu);
+        for (size_t i = 0; i < p.free.size(); ++i) {
+            if (p.free[i].second < min_capacity) continue;
+            uint8_t* data = p.free[i].first;
+            *capacity = p.free[i].second;
+            p.free[i] = p.free.back();
+            p.free.pop_back();
+            return data;
+        }
+    }
+    auto* data = static_cast<uint8_t*>(std::malloc(min_capacity));
+    if (!data) throw std::bad_alloc();
+    *capacity = min_capacity;
+    return data;
+}
+
+void release_batch_buffer(uint8_t* data, uint32_t capacity) {
+    if (!data) return;
+    if (capacity <= kLargestPooled) {
+        BufferPool& p = pool();
+        std::lock_guard<std::mutex> lock(p.mu);
+        if (p.free.size() < kPooledBuffers) {
+            p.free.emplace_back(data, capacity);
+            return;
+        }
+    }
+    std::free(data);
+}
+
 EventWriter::EventWriter(const EventSet& events, uint32_t max_events, uint32_t max_bytes, BatchConsumer* consumer)
     : events_(events), max_events_(max_events ? max_events : 1), max_bytes_(max_bytes), consumer_(consumer) {}
 
-EventWriter::~EventWriter() { std::free(buf_); }
+EventWriter::~EventWriter() { release_batch_buffer(buf_, capacity_); }
 
 void EventWriter::start_batch() {
-    capacity_ = max_bytes_ < 4096 ? 4096 : max_bytes_ + max_bytes_ / 4;
-    buf_ = static_cast<uint8_t*>(std::malloc(capacity_));
-    if (!buf_) throw std::bad_alloc();
+    buf_ = acquire_batch_buffer(max_bytes_ < 4096 ? 4096 : max_bytes_ + max_bytes_ / 4, &capacity_);
     size_ = batch::kHeaderSize;
     batch_events_ = 0;
     batch_records_ = 0;
@@ -44,7 +96,10 @@ uint8_t* EventWriter::reserve(uint32_t bytes) {
         capacity_ = grown;
     }
     uint8_t* at = buf_ + size_;
-    std::memset(at, 0, bytes);
+    // Writers fill every field; only the header and the alignment padding
+    // at the end need zeroing.
+    std::memset(at, 0, 8);
+    std::memset(at + bytes - 8, 0, 8);
     size_ += bytes;
     ++batch_records_;
     return at;
@@ -73,7 +128,7 @@ void EventWriter::flush() {
     store_le<uint32_t>(buf_ + 4, batch::kVersion);
     store_le<uint32_t>(buf_ + 8, batch_events_);
     store_le<uint32_t>(buf_ + 12, batch_records_);
-    Batch b{buf_, size_, batch_events_};
+    Batch b{buf_, size_, capacity_, batch_events_};
     buf_ = nullptr;
     size_ = capacity_ = 0;
     // Offsets into the finished batch must not be reused by a group that

@@ -14,13 +14,20 @@ namespace tcpsensor {
 
 struct Connection;
 
-// A finished batch: a malloc'ed buffer whose ownership passes to the
-// consumer (free with std::free).
+// A finished batch. Its buffer comes from a process-wide pool, and its
+// ownership passes to the consumer, who gives it back with
+// release_batch_buffer (from any thread) when done with it.
 struct Batch {
     uint8_t* data = nullptr;
     uint32_t size = 0;
+    uint32_t capacity = 0;
     uint32_t events = 0;
 };
+
+// Batch buffers are recycled: a fresh megabyte per batch would cost page
+// faults and zeroing on every batch.
+uint8_t* acquire_batch_buffer(uint32_t min_capacity, uint32_t* capacity);
+void release_batch_buffer(uint8_t* data, uint32_t capacity);
 
 class BatchConsumer {
 public:

@@ -77,12 +77,12 @@ Connection* FlowTable::insert(uint32_t h) {
     } else {
         slot = slots_used_++;
         if ((slot >> kChunkShift) >= chunks_.size()) chunks_.emplace_back(new Connection[kChunkSize]);
-        generations_.push_back(0);
     }
     Connection* c = slot_ptr(slot);
+    const uint32_t generation = c->generation + 1;
     *c = Connection{};
     c->slot = slot;
-    c->generation = ++generations_[slot];
+    c->generation = generation;
     c->hash = h;
     c->in_table = true;
     place(h, slot);
@@ -107,24 +107,24 @@ void FlowTable::erase(Connection* c) {
     }
     index_[hole] = IndexEntry{0, 0};
     --count_;
-    c->in_table = false;
-    ++generations_[slot];
-    // Release per-connection heap state now rather than at reuse.
+    // Release per-connection heap state now rather than at reuse; the new
+    // generation makes stale references (queued timers) miss.
+    const uint32_t generation = c->generation + 1;
     *c = Connection{};
     c->slot = slot;
-    c->generation = generations_[slot];
+    c->generation = generation;
     free_slots_.push_back(slot);
 }
 
 Connection* FlowTable::at(uint32_t slot, uint32_t generation) const {
-    if (slot >= slots_used_ || generations_[slot] != generation) return nullptr;
+    if (slot >= slots_used_) return nullptr;
     Connection* c = slot_ptr(slot);
-    return c->in_table ? c : nullptr;
+    return c->generation == generation && c->in_table ? c : nullptr;
 }
 
 size_t FlowTable::memory_bytes() const {
     return index_.capacity() * sizeof(IndexEntry) + chunks_.size() * kChunkSize * sizeof(Connection) +
-           generations_.capacity() * sizeof(uint32_t) + free_slots_.capacity() * sizeof(uint32_t);
+           free_slots_.capacity() * sizeof(uint32_t);
 }
 
 }  // namespace tcpsensor

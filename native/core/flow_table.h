@@ -63,7 +63,6 @@ private:
     size_t mask_ = 0;
     size_t count_ = 0;
     std::vector<std::unique_ptr<Connection[]>> chunks_;
-    std::vector<uint32_t> generations_;
     std::vector<uint32_t> free_slots_;
     uint32_t slots_used_ = 0;
 };

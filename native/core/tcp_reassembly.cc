@@ -25,7 +25,14 @@ bool is_clean(const TcpEndpoint& e) {
 
 BlockList& Engine::blocks(Connection& c, int side) {
     auto& b = c.ep[side].stream.blocks;
-    if (!b) b = std::make_unique<BlockList>(&block_memory_);
+    if (!b) {
+        if (spare_block_lists_.empty()) {
+            b = std::make_unique<BlockList>(&block_memory_);
+        } else {
+            b = std::move(spare_block_lists_.back());
+            spare_block_lists_.pop_back();
+        }
+    }
     return *b;
 }
 
@@ -50,11 +57,16 @@ void Engine::enable_reassembly(Connection& c) {
 }
 
 void Engine::clear_blocks(Connection& c, int side) {
+    constexpr size_t kSpareLists = 4096;
     StreamState& s = c.ep[side].stream;
-    if (s.blocks) s.blocks->clear();
-    if (s.old_blocks) s.old_blocks->clear();
-    s.blocks.reset();
-    s.old_blocks.reset();
+    for (auto* list : {&s.blocks, &s.old_blocks}) {
+        if (!*list) continue;
+        (*list)->clear();
+        if (spare_block_lists_.size() < kSpareLists && (*list)->capacity() <= 64)
+            spare_block_lists_.push_back(std::move(*list));
+        else
+            list->reset();
+    }
 }
 
 void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const uint8_t* data, uint8_t flags) {
@@ -191,7 +203,7 @@ void Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
                 const uint64_t from = list->front().seq, to = list->front().upper;
                 uint8_t* bytes;
                 list->pop_front(&bytes);
-                if (!s.old_blocks) s.old_blocks = std::make_unique<BlockList>(&block_memory_);
+                if (!s.old_blocks) s.old_blocks = std::make_unique<BlockList>(&block_memory_);  // rare: tcp_max_old_segments
                 s.old_blocks->append_owned(from, to, bytes, options_.tcp_max_old_segments);
             } else {
                 list->pop_front();

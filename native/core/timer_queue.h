@@ -1,13 +1,21 @@
-// Timers in network time: a binary min-heap of small plain entries, ordered
-// by due time and then by arming order (FIFO among equal due times).
+// Timers in network time, fired in due order (FIFO among equal due times).
+//
+// Most timers are armed far ahead (inactivity timeouts of a minute or
+// more) and die with their connection long before they are due. So only
+// timers due within the current one-second window live in a binary heap;
+// later ones wait in one-second buckets (a ring covering kRingSeconds, and
+// a heap beyond it) and move into the heap when their second comes, the
+// dead ones being dropped on the way without ever touching the heap.
 //
 // Entries name their connection by pool slot and generation, and carry the
 // connection's cancellation epoch at arming time; an entry whose
-// connection moved on (removed, or timers cancelled) is skipped when it
-// surfaces, so cancelling costs nothing.
+// connection moved on (removed, or timers cancelled) is dead, so cancelling
+// costs nothing.
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -38,32 +46,109 @@ struct TimerEntry {
 class TimerQueue {
 public:
     void add(double due, uint32_t slot, uint32_t generation, TimerKind kind, uint8_t epoch) {
-        heap_.push_back(TimerEntry{due, next_order_++, slot, generation, kind, epoch});
-        std::push_heap(heap_.begin(), heap_.end(), later);
+        const TimerEntry e{due, next_order_++, slot, generation, kind, epoch};
+        const double second = std::floor(due);
+        if (due < near_limit_) {
+            push(heap_, e);
+        } else if (second < near_limit_ + kRingSeconds) {
+            ring_[ring_index(second)].push_back(e);
+            ++waiting_;
+        } else {
+            push(far_, e);
+        }
     }
 
-    bool empty() const { return heap_.empty(); }
-    size_t size() const { return heap_.size(); }
-    double next_due() const { return heap_.front().due; }
+    // Moves everything due before the end of now's second into the heap,
+    // dropping dead entries (`live(entry)` says which are not).
+    template <typename Live>
+    void advance(double now, Live&& live) {
+        const double second = std::floor(now);
+        if (near_limit_ == kUnset) near_limit_ = second;
+        while (near_limit_ <= second) {
+            if (waiting_ == 0) {
+                // An empty ring: jump to the next second that matters (time
+                // in a capture can leap by years).
+                double target = second + 1;
+                if (!far_.empty()) target = std::min(target, std::max(near_limit_ + 1, std::floor(far_.front().due) - kRingSeconds + 2));
+                near_limit_ = target;
+            } else {
+                auto& bucket = ring_[ring_index(near_limit_)];
+                for (const TimerEntry& e : bucket)
+                    if (live(e)) push(heap_, e);
+                waiting_ -= bucket.size();
+                bucket.clear();
+                near_limit_ += 1;
+            }
+            // The far heap feeds the ring as the window moves on.
+            while (!far_.empty() && far_.front().due < near_limit_ + kRingSeconds - 1) {
+                const TimerEntry e = pop(far_);
+                if (!live(e)) continue;
+                if (e.due < near_limit_) {
+                    push(heap_, e);
+                } else {
+                    ring_[ring_index(std::floor(e.due))].push_back(e);
+                    ++waiting_;
+                }
+            }
+        }
+    }
 
-    // Removes and returns the earliest entry.
-    TimerEntry pop() {
-        std::pop_heap(heap_.begin(), heap_.end(), later);
-        TimerEntry e = heap_.back();
-        heap_.pop_back();
+    // Moves every waiting entry into the heap (end of input).
+    template <typename Live>
+    void advance_all(Live&& live) {
+        for (auto& bucket : ring_) {
+            for (const TimerEntry& e : bucket)
+                if (live(e)) push(heap_, e);
+            bucket.clear();
+        }
+        waiting_ = 0;
+        while (!far_.empty()) {
+            const TimerEntry e = pop(far_);
+            if (live(e)) push(heap_, e);
+        }
+        near_limit_ = 1e300;
+    }
+
+    bool ready(double now) const { return !heap_.empty() && heap_.front().due <= now; }
+    bool empty() const { return heap_.empty(); }
+    TimerEntry pop() { return pop(heap_); }
+
+    size_t size() const { return heap_.size() + far_.size() + waiting_; }
+    size_t memory_bytes() const {
+        size_t n = heap_.capacity() + far_.capacity();
+        for (const auto& b : ring_) n += b.capacity();
+        return n * sizeof(TimerEntry);
+    }
+
+private:
+    static constexpr double kUnset = -1e300;
+    static constexpr int kRingSeconds = 1024;
+
+    struct Later {
+        bool operator()(const TimerEntry& a, const TimerEntry& b) const {
+            return a.due != b.due ? a.due > b.due : a.order > b.order;
+        }
+    };
+
+    static size_t ring_index(double second) {
+        return static_cast<size_t>(static_cast<int64_t>(second) & (kRingSeconds - 1));
+    }
+    static void push(std::vector<TimerEntry>& h, const TimerEntry& e) {
+        h.push_back(e);
+        std::push_heap(h.begin(), h.end(), Later{});
+    }
+    static TimerEntry pop(std::vector<TimerEntry>& h) {
+        std::pop_heap(h.begin(), h.end(), Later{});
+        const TimerEntry e = h.back();
+        h.pop_back();
         return e;
     }
 
-    void clear() { heap_.clear(); }
-    size_t memory_bytes() const { return heap_.capacity() * sizeof(TimerEntry); }
-
-private:
-    static bool later(const TimerEntry& a, const TimerEntry& b) {
-        if (a.due != b.due) return a.due > b.due;
-        return a.order > b.order;
-    }
-
-    std::vector<TimerEntry> heap_;
+    std::vector<TimerEntry> heap_;  // due before near_limit_
+    std::array<std::vector<TimerEntry>, kRingSeconds> ring_;
+    std::vector<TimerEntry> far_;   // due at or after near_limit_ + kRingSeconds
+    double near_limit_ = kUnset;    // start of the first second not yet moved into the heap
+    size_t waiting_ = 0;            // entries in the ring
     uint64_t next_order_ = 0;
 };
 

@@ -26,7 +26,7 @@ public:
             if (tag >= 1 && tag <= kMaxEventKind) ++by_kind[tag];
             at += load_le32(b.data + at + 4);
         }
-        std::free(b.data);
+        release_batch_buffer(b.data, b.capacity);
     }
 };
 

@@ -1,0 +1,55 @@
+// A reader for classic pcap files that hands out packets straight from
+// large read() chunks: one kernel copy, no stdio, no per-packet copy.
+// libpcap reads the same files through two fread() calls per packet into
+// its own buffer; pcapng and anything unusual still go through libpcap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tcpsensor {
+
+class SavefileReader {
+public:
+    // Opens `path` if it is a classic pcap file (either byte order,
+    // microsecond or nanosecond stamps); nullptr otherwise (the caller
+    // falls back to libpcap, which also reports what is wrong).
+    static std::unique_ptr<SavefileReader> open(const std::string& path);
+    ~SavefileReader();
+    SavefileReader(const SavefileReader&) = delete;
+    SavefileReader& operator=(const SavefileReader&) = delete;
+
+    enum class Result { Packet, End, Truncated, Invalid, IoError };
+    struct Record {
+        uint32_t sec;
+        uint32_t usec;
+        uint32_t caplen;
+        uint32_t wirelen;
+        const uint8_t* data;
+    };
+    // The next record, viewed in the reader's buffer until the next call.
+    Result next(Record* out);
+
+    int linktype() const { return linktype_; }
+    uint32_t snaplen() const { return snaplen_; }
+    const std::string& error() const { return error_; }
+
+private:
+    SavefileReader(int fd, bool swapped, bool nanoseconds, int linktype, uint32_t snaplen);
+    bool fill(size_t need);  // makes `need` bytes available at pos_
+
+    int fd_;
+    bool swapped_;
+    bool nanoseconds_;
+    int linktype_;
+    uint32_t snaplen_;
+    std::vector<uint8_t> buf_;
+    size_t pos_ = 0;
+    size_t end_ = 0;
+    bool eof_ = false;
+    std::string error_;
+};
+
+}  // namespace tcpsensor
