@@ -39,6 +39,7 @@ interface Tunable {
   option: keyof TunableOptions;
   zeek: string;
   kind: TunableKind;
+  max?: number;
 }
 
 /** Zeek's tunables, camelCased. Intervals are seconds. */
@@ -80,7 +81,8 @@ export const TUNABLES: readonly Tunable[] = [
   { option: 'tcpPartialCloseDelay', zeek: 'tcp_partial_close_delay', kind: 'interval' },
   { option: 'tcpInactivityTimeout', zeek: 'tcp_inactivity_timeout', kind: 'interval' },
   { option: 'udpInactivityTimeout', zeek: 'udp_inactivity_timeout', kind: 'interval' },
-  { option: 'tcpStormThresh', zeek: 'tcp_storm_thresh', kind: 'count' },
+  // FIN/RST counts are kept in 16 bits.
+  { option: 'tcpStormThresh', zeek: 'tcp_storm_thresh', kind: 'count', max: 65535 },
   { option: 'tcpStormInterarrivalThresh', zeek: 'tcp_storm_interarrival_thresh', kind: 'interval' },
   { option: 'tcpMaxInitialWindow', zeek: 'tcp_max_initial_window', kind: 'count' },
   { option: 'tcpMaxAboveHoleWithoutAnyAcks', zeek: 'tcp_max_above_hole_without_any_acks', kind: 'count' },
@@ -212,7 +214,7 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
         config[t.zeek] = checkNumber(t.option, v, 0, 1e9, false);
         break;
       case 'count':
-        config[t.zeek] = checkNumber(t.option, v, 0, Number.MAX_SAFE_INTEGER, true);
+        config[t.zeek] = checkNumber(t.option, v, 0, t.max ?? Number.MAX_SAFE_INTEGER, true);
         break;
       case 'bool':
         config[t.zeek] = checkBool(t.option, v);

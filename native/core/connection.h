@@ -59,23 +59,36 @@ struct ScaledCounter {
 struct StreamState {
     uint64_t last_reassem_seq = 1;  // everything below is delivered or declared missing
     uint64_t trim_seq = 1;          // everything below is acknowledged and released
+    std::unique_ptr<BlockList> blocks;
     bool had_gap = false;
     bool skip_deliveries = false;
     bool did_eof = false;
     bool deliver_contents = false;  // tcp_contents for this endpoint (fixed at creation)
-    std::unique_ptr<BlockList> blocks;
+};
+
+// Per-endpoint state that most packets never touch: kept out of line
+// (ConnectionExtras) so that the hot state stays within a few cache lines.
+struct EndpointExtras {
+    uint64_t fin_seq = 0;  // relative seq just past the FIN
+    uint64_t hist_last_syn = 0;
+    uint64_t hist_last_fin = 0;
+    uint64_t hist_last_rst = 0;
+    ScaledCounter checksum_errors;
+    ScaledCounter retransmissions;
+    ScaledCounter zero_windows;
+    ScaledCounter gaps;
     std::unique_ptr<BlockList> old_blocks;  // tcp_max_old_segments
 };
 
 struct TcpEndpoint {
     // Sequence space: 32-bit wire numbers, 64-bit relative positions through
-    // wrap counters.
-    int64_t start_seq = 0;
+    // wrap counters. Zeek only ever starts an endpoint at a 32-bit number.
+    uint32_t start_seq = 0;
     uint32_t last_seq = 0;
     uint32_t ack_seq = 0;
     uint32_t seq_wraps = 0;
     uint32_t ack_wraps = 0;
-    // Window as the peer last advertised it to this side (scaled).
+    // Window as this side last advertised it (scaled).
     uint32_t window = 0;
     uint32_t window_seq = 0;
     uint32_t window_ack_seq = 0;
@@ -85,36 +98,27 @@ struct TcpEndpoint {
     EpState prev_state = EpState::Inactive;
     bool did_close = false;  // ConnectionClosed reported for this side
 
-    uint32_t fin_cnt = 0;
-    uint32_t rst_cnt = 0;
-    uint64_t fin_seq = 0;  // relative seq just past the FIN
-    uint64_t hist_last_syn = 0;
-    uint64_t hist_last_fin = 0;
-    uint64_t hist_last_rst = 0;
-    double last_time = 0;  // time of this side's last packet (0: none yet)
+    // FIN and RST counts (storm detection; saturating).
+    uint16_t fin_cnt = 0;
+    uint16_t rst_cnt = 0;
 
-    ScaledCounter checksum_errors;
-    ScaledCounter retransmissions;
-    ScaledCounter zero_windows;
-    ScaledCounter gaps;
+    // TCPStats (tcp_rexmit) state of the stats slot bound to this side.
+    uint16_t rexmit_last_id = 0;
+    bool rexmit_seen = false;
+    uint64_t rexmit_max_top = 0;
+
+    double last_time = 0;  // time of this side's last packet (0: none yet)
 
     // ConnSize: packets and IP bytes sent by this side.
     uint64_t num_pkts = 0;
     uint64_t num_bytes_ip = 0;
 
-    // TCPStats (tcp_rexmit) state of the stats slot bound to this side.
-    uint64_t rexmit_max_top = 0;
-    int32_t rexmit_last_id = 0;
-    bool rexmit_seen = false;
-
     StreamState stream;
 
-    uint32_t start_seq32() const { return static_cast<uint32_t>(start_seq); }
+    uint32_t start_seq32() const { return start_seq; }
 
     static uint64_t full_seq(uint32_t seq, uint32_t wraps) { return (static_cast<uint64_t>(wraps) << 32) + seq; }
-    uint64_t to_relative(uint32_t seq, uint32_t wraps) const {
-        return full_seq(seq, wraps) - static_cast<uint64_t>(start_seq);
-    }
+    uint64_t to_relative(uint32_t seq, uint32_t wraps) const { return full_seq(seq, wraps) - start_seq; }
 
     void update_last_seq(uint32_t seq) {
         if (seq < last_seq) ++seq_wraps;
@@ -133,8 +137,7 @@ struct TcpEndpoint {
     // None of this side's data acknowledged (the SYN's octet aside).
     bool no_data_acked() const {
         const uint64_t ack = full_seq(ack_seq, ack_wraps);
-        const uint64_t start = static_cast<uint64_t>(start_seq);
-        return ack == start || ack == start + 1;
+        return ack == start_seq || ack == uint64_t{start_seq} + 1;
     }
 
     // Zeek's endpoint size: bytes in sequence space, SYN and FIN octets
@@ -145,7 +148,7 @@ struct TcpEndpoint {
             return 0;
         const uint64_t last64 = full_seq(last_seq, seq_wraps);
         const uint64_t ack64 = full_seq(ack_seq, ack_wraps);
-        uint64_t size = (last64 > ack64 ? last64 : ack64) - static_cast<uint64_t>(start_seq);
+        uint64_t size = (last64 > ack64 ? last64 : ack64) - start_seq;
         if (size != 0) --size;
         if (fin_cnt > 0 && size != 0) --size;
         return size;
@@ -177,13 +180,19 @@ struct WeirdCounts {
     std::vector<Entry> entries;
 };
 
+// What a connection only sometimes needs, allocated on first use.
+struct ConnectionExtras {
+    EndpointExtras ep[2];
+    WeirdCounts weirds;
+    ContentsFiles contents_files;
+};
+
 struct Connection {
     Endpoint4 side[2];
     uint8_t orig_side = 0;
 
     uint32_t slot = 0;        // index in the connection pool
     uint32_t generation = 0;  // bumped when the slot is reused
-    uint32_t hash = 0;        // flow-table hash of the tuple
     uint64_t uid = 0;
 
     double start_time = 0;
@@ -216,8 +225,7 @@ struct Connection {
     uint64_t snap_group = 0;
     uint32_t snap_offset = 0;
 
-    std::unique_ptr<WeirdCounts> weirds;
-    std::unique_ptr<ContentsFiles> contents_files;
+    std::unique_ptr<ConnectionExtras> extras;
 
     TcpEndpoint& orig() { return ep[orig_side]; }
     TcpEndpoint& resp() { return ep[orig_side ^ 1]; }
@@ -228,6 +236,15 @@ struct Connection {
     const Endpoint4& resp_id() const { return side[orig_side ^ 1]; }
     bool both_closed() const { return ep[0].did_close && ep[1].did_close; }
     bool is_closed() const { return ep[0].did_close || ep[1].did_close; }
+
+    ConnectionExtras& more() {
+        if (!extras) extras = std::make_unique<ConnectionExtras>();
+        return *extras;
+    }
+    EndpointExtras& ep_more(int s) { return more().ep[s]; }
+    // Read-only views: a connection without extras has their defaults.
+    const EndpointExtras* ep_more_if(int s) const { return extras ? &extras->ep[s] : nullptr; }
+    const ContentsFile* contents_file(int s) const { return extras ? extras->contents_files.file[s].get() : nullptr; }
 };
 
 }  // namespace tcpsensor

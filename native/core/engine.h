@@ -125,7 +125,7 @@ private:
     void flip_roles(Connection& c);
     void connection_closed(Connection& c, int side, bool gen_event);
     void connection_reset(Connection& c);
-    void scaled_event(Connection& c, int side, ScaledCounter TcpEndpoint::*counter, char letter, EventKind kind);
+    void scaled_event(Connection& c, int side, ScaledCounter EndpointExtras::*counter, char letter, EventKind kind);
     void weird(Connection& c, const char* name);
     void parse_options(Connection& c, bool is_orig, const TcpHeader& th);
     void syn_packet(Connection& c, bool is_orig, int side, const IpPacket& ip, const TcpHeader& th, int32_t len,

@@ -83,7 +83,6 @@ Connection* FlowTable::insert(uint32_t h) {
     *c = Connection{};
     c->slot = slot;
     c->generation = generation;
-    c->hash = h;
     c->in_table = true;
     place(h, slot);
     ++count_;
@@ -92,7 +91,7 @@ Connection* FlowTable::insert(uint32_t h) {
 
 void FlowTable::erase(Connection* c) {
     const uint32_t slot = c->slot;
-    size_t i = c->hash & mask_;
+    size_t i = hash(c->side[0], c->side[1]) & mask_;
     while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask_;
     // Backward-shift deletion keeps every probe chain unbroken without
     // tombstones.

@@ -28,7 +28,8 @@ public:
 
     // A fresh connection in a free slot, indexed under `h`.
     Connection* insert(uint32_t h);
-    // Takes the connection out of the index and returns its slot to the pool.
+    // Takes the connection out of the index and returns its slot to the pool
+    // (its sides must still be those it was found by).
     void erase(Connection* c);
 
     // The connection in `slot` if it still has `generation`.

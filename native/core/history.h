@@ -12,7 +12,7 @@ namespace tcpsensor {
 
 class History {
 public:
-    static constexpr size_t kInline = 22;
+    static constexpr size_t kInline = 14;
     static constexpr size_t kMax = 1024;
 
     std::string_view view() const { return {heap_ ? heap_.get() : inline_, len_}; }

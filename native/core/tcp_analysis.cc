@@ -61,13 +61,13 @@ uint64_t relative_seq(const TcpEndpoint& ep, uint32_t x, uint32_t last, uint32_t
 
 void Engine::weird(Connection& c, const char* name) {
     c.did_weird = true;
-    if (!c.weirds) c.weirds = std::make_unique<WeirdCounts>();
+    auto& entries = c.more().weirds.entries;
     WeirdCounts::Entry* e = nullptr;
-    for (auto& x : c.weirds->entries)
+    for (auto& x : entries)
         if (std::strcmp(x.name, name) == 0) e = &x;
     if (!e) {
-        c.weirds->entries.push_back({name, 0, 0});
-        e = &c.weirds->entries.back();
+        entries.push_back({name, 0, 0});
+        e = &entries.back();
     }
     // Zeek's per-connection weird sampling: the first `threshold` of each
     // name, then one in `rate`, restarting after `duration`.
@@ -121,9 +121,10 @@ bool Engine::check_history(Connection& c, int side, uint32_t mask, char code) {
     return false;
 }
 
-void Engine::scaled_event(Connection& c, int side, ScaledCounter TcpEndpoint::*counter, char letter, EventKind kind) {
+void Engine::scaled_event(Connection& c, int side, ScaledCounter EndpointExtras::*counter, char letter,
+                          EventKind kind) {
     uint32_t crossed;
-    if (!(c.ep[side].*counter).bump(&crossed)) return;
+    if (!(c.ep_more(side).*counter).bump(&crossed)) return;
     const bool is_orig = c.is_orig_side(side);
     add_history_letter(c, is_orig ? letter : to_lower(letter));
     // The first occurrence is not a *multiple* one.
@@ -168,7 +169,7 @@ void Engine::deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, con
         !tcp_checksum_ok(ip, th.bytes, static_cast<uint32_t>(hdr_len + len))) {
         count(Anomaly::bad_TCP_checksum);
         weird(c, "bad_TCP_checksum");
-        scaled_event(c, side, &TcpEndpoint::checksum_errors, 'C', EventKind::tcp_multiple_checksum_errors);
+        scaled_event(c, side, &EndpointExtras::checksum_errors, 'C', EventKind::tcp_multiple_checksum_errors);
         return;
     }
 
@@ -217,13 +218,13 @@ void Engine::process_segment(Connection& c, bool is_orig, int side, const IpPack
     if (has(flags, tcp_flag::SYN)) syn_packet(c, is_orig, side, ip, th, len, base_seq, ack_seq);
 
     if (has(flags, tcp_flag::FIN)) {
-        ++ep.fin_cnt;
+        if (ep.fin_cnt < UINT16_MAX) ++ep.fin_cnt;
         if (ep.fin_cnt >= options_.tcp_storm_thresh && t < ep.last_time + options_.tcp_storm_interarrival_thresh)
             weird(c, "FIN_storm");
-        ep.fin_seq = rel_seq + static_cast<uint64_t>(seg_len);
+        c.ep_more(side).fin_seq = rel_seq + static_cast<uint64_t>(seg_len);
     }
     if (has(flags, tcp_flag::RST)) {
-        ++ep.rst_cnt;
+        if (ep.rst_cnt < UINT16_MAX) ++ep.rst_cnt;
         if (ep.rst_cnt >= options_.tcp_storm_thresh && t < ep.last_time + options_.tcp_storm_interarrival_thresh)
             weird(c, "RST_storm");
     }
@@ -302,7 +303,7 @@ void Engine::init_endpoint(Connection& c, int side, uint8_t flags, uint32_t seq,
             } else {
                 // A partial connection is numbered as if its SYN had been
                 // seen; its first byte is 1 and not a retransmission.
-                ep.start_seq = static_cast<uint32_t>(seq - 1);
+                ep.start_seq = seq - 1;
                 ep.ack_seq = seq - 1;
                 last = seq;
             }
@@ -343,7 +344,7 @@ void Engine::init_peer(Connection& c, int peer_side, uint8_t flags, uint32_t ack
             if (!c.did_weird) weird(c, "possible_split_routing");
         }
     }
-    peer.start_seq = static_cast<uint32_t>(ack - 1);
+    peer.start_seq = ack - 1;
     peer.ack_seq = ack - 1;
     peer.last_seq = ack - 1;
 }
@@ -354,7 +355,7 @@ int32_t Engine::update_last_seq(Connection& c, int side, uint32_t last, uint8_t 
     if ((has(flags, tcp_flag::SYN) || has(flags, tcp_flag::RST)) &&
         (delta > kTooLargeSeqDelta || delta < -kTooLargeSeqDelta)) {
         // Outlandish numbers in a SYN or RST are not trusted.
-    } else if (has(flags, tcp_flag::FIN) && ep.last_seq == static_cast<uint32_t>(ep.start_seq32() + 1)) {
+    } else if (has(flags, tcp_flag::FIN) && ep.last_seq == static_cast<uint32_t>(ep.start_seq + 1)) {
         // Only SYN and FIN seen: accept even a seemingly backward FIN (a
         // stream of more than 2 GB).
         ep.update_last_seq(last);
@@ -363,7 +364,7 @@ int32_t Engine::update_last_seq(Connection& c, int side, uint32_t last, uint8_t 
     } else if (delta > 0) {
         ep.update_last_seq(last);
     } else if (len > 0) {
-        scaled_event(c, side, &TcpEndpoint::retransmissions, 'T', EventKind::tcp_multiple_retransmissions);
+        scaled_event(c, side, &EndpointExtras::retransmissions, 'T', EventKind::tcp_multiple_retransmissions);
     }
     return delta;
 }
@@ -372,7 +373,12 @@ int32_t Engine::update_last_seq(Connection& c, int side, uint32_t last, uint8_t 
 // History and window
 
 void Engine::update_history(Connection& c, int side, uint8_t flags, uint64_t rel_seq, int32_t len) {
-    TcpEndpoint& ep = c.ep[side];
+    // The last SYN/FIN/RST positions live out of line; unset they are 0,
+    // which a first SYN at 0 need not materialise.
+    const EndpointExtras* seen = c.ep_more_if(side);
+    auto remember = [&](uint64_t EndpointExtras::*field, uint64_t value) {
+        if (value != 0 || seen) c.ep_more(side).*field = value;
+    };
     const int control = has(flags, tcp_flag::SYN) + has(flags, tcp_flag::FIN) + has(flags, tcp_flag::RST);
     if (control > 1) {
         if (has(flags, tcp_flag::FIN) && has(flags, tcp_flag::RST))
@@ -382,18 +388,23 @@ void Engine::update_history(Connection& c, int side, uint8_t flags, uint64_t rel
     } else if (control == 1) {
         if (has(flags, tcp_flag::SYN)) {
             const char code = has(flags, tcp_flag::ACK) ? 'H' : 'S';
-            if (check_history(c, side, hist_bit::SYN, code) && rel_seq != ep.hist_last_syn) add_history(c, side, code);
-            ep.hist_last_syn = rel_seq;
+            if (check_history(c, side, hist_bit::SYN, code) && rel_seq != (seen ? seen->hist_last_syn : 0))
+                add_history(c, side, code);
+            remember(&EndpointExtras::hist_last_syn, rel_seq);
+            seen = c.ep_more_if(side);
         }
         if (has(flags, tcp_flag::FIN)) {
             // A FIN's number is at the end of its data.
             const uint64_t at = rel_seq + static_cast<uint64_t>(len);
-            if (check_history(c, side, hist_bit::FIN, 'F') && at != ep.hist_last_fin) add_history(c, side, 'F');
-            ep.hist_last_fin = at;
+            if (check_history(c, side, hist_bit::FIN, 'F') && at != (seen ? seen->hist_last_fin : 0))
+                add_history(c, side, 'F');
+            remember(&EndpointExtras::hist_last_fin, at);
+            seen = c.ep_more_if(side);
         }
         if (has(flags, tcp_flag::RST)) {
-            if (check_history(c, side, hist_bit::RST, 'R') && rel_seq != ep.hist_last_rst) add_history(c, side, 'R');
-            ep.hist_last_rst = rel_seq;
+            if (check_history(c, side, hist_bit::RST, 'R') && rel_seq != (seen ? seen->hist_last_rst : 0))
+                add_history(c, side, 'R');
+            remember(&EndpointExtras::hist_last_rst, rel_seq);
         }
     } else if (len) {
         check_history(c, side, hist_bit::DATA, 'D');
@@ -411,7 +422,7 @@ void Engine::update_window(Connection& c, int side, uint32_t window, uint32_t se
     // FIN, is no news; from a side that sent a FIN it still is.
     if (window == 0 && !has(flags, tcp_flag::RST) && c.ep[side ^ 1].state != EpState::Closed &&
         ep.state != EpState::Reset)
-        scaled_event(c, side, &TcpEndpoint::zero_windows, 'W', EventKind::tcp_multiple_zero_windows);
+        scaled_event(c, side, &EndpointExtras::zero_windows, 'W', EventKind::tcp_multiple_zero_windows);
 
     // Windows on SYNs, FINs and RSTs, and after a close, are too often
     // rescinded to judge.
@@ -831,7 +842,7 @@ void Engine::rexmit_stats(Connection& c, bool is_orig, uint64_t seq, int32_t len
     const int id = static_cast<int>(ip.version == 4 ? ip.id : 0);
     if (!ep.rexmit_seen) {
         ep.rexmit_seen = true;
-        ep.rexmit_last_id = id;
+        ep.rexmit_last_id = static_cast<uint16_t>(id);
         return;
     }
     if (id == ep.rexmit_last_id) return;  // a replayed packet
@@ -845,7 +856,7 @@ void Engine::rexmit_stats(Connection& c, bool is_orig, uint64_t seq, int32_t len
     const int abs_swapped = swapped_delta < 0 ? -swapped_delta : swapped_delta;
     const int final_delta = abs_delta < abs_swapped ? id_delta : swapped_delta;
     if (final_delta < 0 && final_delta > -256) return;
-    ep.rexmit_last_id = id;
+    ep.rexmit_last_id = static_cast<uint16_t>(id);
 
     const uint64_t top = seq + static_cast<uint64_t>(len);
     const int32_t in_flight = seq_delta(ep.last_seq, ep.ack_seq);

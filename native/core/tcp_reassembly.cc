@@ -37,7 +37,7 @@ BlockList& Engine::blocks(Connection& c, int side) {
 }
 
 bool Engine::stream_needs_bytes(const Connection& c, int side) const {
-    return c.ep[side].stream.deliver_contents || (c.contents_files && c.contents_files->file[side]);
+    return c.ep[side].stream.deliver_contents || c.contents_file(side);
 }
 
 void Engine::enable_reassembly(Connection& c) {
@@ -59,7 +59,8 @@ void Engine::enable_reassembly(Connection& c) {
 void Engine::clear_blocks(Connection& c, int side) {
     constexpr size_t kSpareLists = 4096;
     StreamState& s = c.ep[side].stream;
-    for (auto* list : {&s.blocks, &s.old_blocks}) {
+    std::unique_ptr<BlockList> none;
+    for (auto* list : {&s.blocks, c.extras ? &c.extras->ep[side].old_blocks : &none}) {
         if (!*list) continue;
         (*list)->clear();
         if (spare_block_lists_.size() < kSpareLists && (*list)->capacity() <= 64)
@@ -115,7 +116,8 @@ void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, cons
     if (len == 0) return;
     StreamState& s = c.ep[side].stream;
     const uint64_t upper = seq + len;
-    if (s.old_blocks) check_overlap(c, side, *s.old_blocks, seq, len, data, flags);
+    if (const EndpointExtras* x = c.ep_more_if(side); x && x->old_blocks)
+        check_overlap(c, side, *x->old_blocks, seq, len, data, flags);
     if (upper <= s.trim_seq) return;  // old data
     if (s.blocks) check_overlap(c, side, *s.blocks, seq, len, data, flags);
     if (seq < s.trim_seq) {
@@ -174,7 +176,7 @@ void Engine::block_inserted(Connection& c, int side, size_t index) {
         if (b.seq == s.last_reassem_seq) {
             const uint64_t at = s.last_reassem_seq;
             s.last_reassem_seq += b.size();
-            if (c.contents_files && c.contents_files->file[side]) record_bytes(c, side, b.bytes, b.size());
+            if (c.contents_file(side)) record_bytes(c, side, b.bytes, b.size());
             deliver_block(c, side, at, b.size(), b.bytes);
         }
     }
@@ -203,8 +205,9 @@ void Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
                 const uint64_t from = list->front().seq, to = list->front().upper;
                 uint8_t* bytes;
                 list->pop_front(&bytes);
-                if (!s.old_blocks) s.old_blocks = std::make_unique<BlockList>(&block_memory_);  // rare: tcp_max_old_segments
-                s.old_blocks->append_owned(from, to, bytes, options_.tcp_max_old_segments);
+                auto& old = c.ep_more(side).old_blocks;
+                if (!old) old = std::make_unique<BlockList>(&block_memory_);
+                old->append_owned(from, to, bytes, options_.tcp_max_old_segments);
             } else {
                 list->pop_front();
             }
@@ -241,7 +244,7 @@ void Engine::undelivered(Connection& c, int side, uint64_t up_to) {
         }
         if (up_to > s.last_reassem_seq) gap(c, side, s.last_reassem_seq, up_to - s.last_reassem_seq);
     }
-    if (c.contents_files && c.contents_files->file[side]) record_to_seq(c, side, s.last_reassem_seq, up_to);
+    if (c.contents_file(side)) record_to_seq(c, side, s.last_reassem_seq, up_to);
     if (up_to > s.last_reassem_seq) s.last_reassem_seq = up_to;
 }
 
@@ -250,7 +253,7 @@ void Engine::gap(Connection& c, int side, uint64_t seq, uint64_t len) {
     // (RSTs, partial connections) they arise falsely.
     const bool clean = is_clean(c.ep[side]) && is_clean(c.ep[side ^ 1]);
     if (clean) {
-        scaled_event(c, side, &TcpEndpoint::gaps, 'G', EventKind::tcp_multiple_gap);
+        scaled_event(c, side, &EndpointExtras::gaps, 'G', EventKind::tcp_multiple_gap);
         if (writer_.wants(EventKind::content_gap)) writer_.content_gap(c, c.is_orig_side(side), seq, len);
     }
     c.ep[side].stream.had_gap = true;
@@ -259,7 +262,10 @@ void Engine::gap(Connection& c, int side, uint64_t seq, uint64_t len) {
 void Engine::ack_received(Connection& c, int side, uint64_t seq) {
     TcpEndpoint& ep = c.ep[side];
     // The FIN's octet is no data.
-    if (ep.fin_cnt > 0 && seq >= ep.fin_seq) seq = ep.fin_seq - 1;
+    if (ep.fin_cnt > 0) {
+        const uint64_t fin_seq = c.ep_more(side).fin_seq;
+        if (seq >= fin_seq) seq = fin_seq - 1;
+    }
     if (seq <= ep.stream.trim_seq) return;
     trim_to_seq(c, side, seq);
     check_eof(c, side);
@@ -303,7 +309,7 @@ void Engine::endpoint_eof(Connection& c, int side) {
 // as "\n<<gap N>>\n", what is still undelivered when the connection ends.
 
 void Engine::record_bytes(Connection& c, int side, const uint8_t* data, uint64_t len) {
-    ContentsFile* f = c.contents_files->file[side].get();
+    ContentsFile* f = c.extras->contents_files.file[side].get();
     // A block whose bytes were not kept (it was delivered before the file
     // was set) cannot be written; it is marked like a gap.
     if (!data) return record_gap(c, side, len);
@@ -314,7 +320,7 @@ void Engine::record_bytes(Connection& c, int side, const uint8_t* data, uint64_t
 void Engine::record_gap(Connection& c, int side, uint64_t len) {
     char text[48];
     const int n = std::snprintf(text, sizeof text, "\n<<gap %" PRIu64 ">>\n", len);
-    if (!c.contents_files->file[side]->write(text, static_cast<size_t>(n)) &&
+    if (!c.extras->contents_files.file[side]->write(text, static_cast<size_t>(n)) &&
         writer_.wants(EventKind::contents_file_write_failure))
         writer_.write_failure(c, c.is_orig_side(side), "TCP reassembler gap write failure");
 }
@@ -336,14 +342,14 @@ void Engine::record_to_seq(Connection& c, int side, uint64_t start, uint64_t sto
 }
 
 void Engine::close_contents_files(Connection& c) {
-    if (!c.contents_files) return;
+    if (!c.extras) return;
     for (int side = 0; side < 2; ++side) {
-        if (!c.contents_files->file[side]) continue;
+        if (!c.contents_file(side)) continue;
         const StreamState& s = c.ep[side].stream;
         if (s.blocks && !s.blocks->empty() && s.last_reassem_seq < s.blocks->back().upper)
             record_to_seq(c, side, s.last_reassem_seq, s.blocks->back().upper);
     }
-    c.contents_files.reset();
+    c.extras->contents_files = ContentsFiles{};
 }
 
 bool Engine::set_contents_file(uint64_t uid, ContentsDirection dir, const std::string& path, std::string* error) {
@@ -361,13 +367,12 @@ bool Engine::set_contents_file(uint64_t uid, ContentsDirection dir, const std::s
         file = ContentsFile::open(path, error);
         if (!file) return false;
     }
-    if (!c.contents_files) c.contents_files = std::make_unique<ContentsFiles>();
     for (int side = 0; side < 2; ++side) {
         const bool orig = c.is_orig_side(side);
         const bool selected = dir == ContentsDirection::Both || (dir == ContentsDirection::Orig && orig) ||
                               (dir == ContentsDirection::Resp && !orig) || dir == ContentsDirection::None;
         if (!selected) continue;
-        auto& slot = c.contents_files->file[side];
+        auto& slot = c.more().contents_files.file[side];
         const bool was_recording = static_cast<bool>(slot);
         slot = file;
         // A new recording catches up with what is delivered but not yet
@@ -384,8 +389,8 @@ bool Engine::get_contents_file(uint64_t uid, ContentsDirection dir, std::string*
     table_.for_each([&](Connection* c) {
         if (c->uid == uid) target = c;
     });
-    if (!target || !target->contents_files || dir == ContentsDirection::None) return false;
-    const auto& files = target->contents_files->file;
+    if (!target || !target->extras || dir == ContentsDirection::None) return false;
+    const auto& files = target->extras->contents_files.file;
     const auto& o = files[target->orig_side];
     const auto& r = files[target->orig_side ^ 1];
     const ContentsFile* f = nullptr;
