@@ -242,7 +242,10 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
 
 /**
  * A `--set NAME=VALUE` redefinition by Zeek's name, as an option entry.
- * Ports are comma-separated; booleans T/F or true/false.
+ * Intervals in seconds, or with Zeek's units (`500 msec`, `30 secs`,
+ * `5 min`, `1 hr`, `1 day`); counts as numbers; booleans T/F (or
+ * true/false); port sets as `80,8080`, `80/tcp, 443/tcp` or
+ * `{80/tcp, 443/tcp}`.
  */
 export function parseZeekSetting(setting: string): [keyof TunableOptions, number | boolean | number[]] {
   const eq = setting.indexOf('=');
@@ -256,12 +259,35 @@ export function parseZeekSetting(setting: string): [keyof TunableOptions, number
       if (/^(t|true|1)$/i.test(value)) return [t.option, true];
       if (/^(f|false|0)$/i.test(value)) return [t.option, false];
       throw new TypeError(`${name} takes T or F, got '${value}'`);
-    case 'ports':
-      return [t.option, value === '' ? [] : value.split(',').map((p) => Number(p.replace(/\/tcp$/, '')))];
-    default: {
-      const n = Number(value.replace(/\s*(secs?|sec)$/, ''));
+    case 'ports': {
+      const list = value.replace(/^\{|\}$/g, '').split(',').map((p) => p.trim()).filter(Boolean);
+      return [
+        t.option,
+        list.map((p) => {
+          const n = Number(p.replace(/\/tcp$/i, ''));
+          if (!Number.isInteger(n)) throw new TypeError(`${name} takes TCP ports, got '${p}'`);
+          return n;
+        }),
+      ];
+    }
+    case 'count': {
+      const n = Number(value);
       if (!Number.isFinite(n)) throw new TypeError(`${name} takes a number, got '${value}'`);
       return [t.option, n];
     }
+    case 'interval':
+      return [t.option, parseInterval(name, value)];
   }
+}
+
+const UNITS: Record<string, number> = {
+  usec: 1e-6, usecs: 1e-6, msec: 1e-3, msecs: 1e-3, sec: 1, secs: 1, s: 1,
+  min: 60, mins: 60, hr: 3600, hrs: 3600, day: 86400, days: 86400,
+};
+
+function parseInterval(name: string, value: string): number {
+  const m = /^(-?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*([a-z]*)$/i.exec(value);
+  const unit = m ? (m[2] === '' ? 1 : UNITS[m[2].toLowerCase()]) : undefined;
+  if (!m || unit === undefined) throw new TypeError(`${name} takes an interval (seconds, or e.g. '30 secs'), got '${value}'`);
+  return Number(m[1]) * unit;
 }
