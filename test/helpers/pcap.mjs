@@ -78,9 +78,9 @@ export function addrBytes(a) {
 
 // --- TCP --------------------------------------------------------------------
 
-const FLAG_BITS = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20 };
+const FLAG_BITS = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20, E: 0x40, C: 0x80 };
 
-// flags: a string of letters, e.g. 'S', 'SA', 'PA', 'FA', 'R'.
+// flags: a string of letters, e.g. 'S', 'SA', 'PA', 'FA', 'R' (E = ECE, C = CWR).
 // src/dst (addresses) make the checksum right; `checksum` forces a value.
 export function tcp({
   sport, dport, seq = 0, ack = 0, flags = '', window = 65535, urgent = 0,
