@@ -191,7 +191,7 @@ test('network time never goes back: an older packet is processed at the current 
   t.is(at.ts, 101.5);
 });
 
-test('a timer due exactly at a packet's ts fires before that packet', async (t) => {
+test('a timer due exactly at the ts of a packet fires before that packet', async (t) => {
   const f = flow();
   f.syn({ at: 101.25 });
   ticks(f, [106.25]);

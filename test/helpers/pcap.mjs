@@ -333,10 +333,13 @@ export class TcpFlow {
   }
 
   // A packet that consumes sequence space as TCP would (SYN/FIN count one).
+  // A payload may also come in the options (e.g. syn({ payload })); it
+  // consumes sequence space either way.
   send(from, payload = '', { flags = 'PA', ...rest } = {}) {
     const me = from === 'c' ? this.c : this.s;
+    if (rest.payload !== undefined) payload = rest.payload;
     const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-    const frame = this.packet(from, { flags, payload: data, ...rest });
+    const frame = this.packet(from, { flags, ...rest, payload: data });
     if (!flags.includes('R')) me.seq = (me.seq + data.length + (flags.includes('S') ? 1 : 0) + (flags.includes('F') ? 1 : 0)) >>> 0;
     return frame;
   }
