@@ -284,6 +284,13 @@ export function nullLink(payload) {
   return Buffer.concat([h, payload]);
 }
 
+// LINKTYPE_LOOP (108): like NULL, but the family is in network byte order.
+export function loopLink(payload) {
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE((payload[0] >> 4) === 6 ? 24 : 2, 0);
+  return Buffer.concat([h, payload]);
+}
+
 // --- conversations ----------------------------------------------------------------
 
 function endpoint(s) {
@@ -325,7 +332,7 @@ export class TcpFlow {
       flags, window, options, payload, src: me.addr, dst: peer.addr, checksum, ...tcpFields,
     });
     const pkt = this.v6
-      ? ipv6({ src: me.addr, dst: peer.addr, payload: seg, ...ip })
+      ? ipv6({ src: me.addr, dst: peer.addr, payload: seg, ...this.ipOptions, ...ip })
       : ipv4({ src: me.addr, dst: peer.addr, payload: seg, id: this.ipId[from]++, ...this.ipOptions, ...ip });
     const frame = this.link(pkt);
     this.writer.add(this.t, frame, { caplen: caplen !== undefined ? frame.length - pkt.length + caplen : undefined });

@@ -1,0 +1,213 @@
+// Decoding: the same TCP exchange over every supported link layer and IP
+// variant gives the same events (Zeek's packet analysis: Ethernet, VLAN,
+// QinQ, MPLS, PPPoE, SLL/SLL2, NULL/LOOP, raw IP; IPv6 extension headers;
+// IPv4 options). Timestamps of nanosecond pcaps are read at microsecond
+// precision, as Zeek's libpcap does. Malformed headers are counted by reason
+// (Zeek's weird names where Zeek has one) and never crash.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import {
+  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, ipv4, ipv6, tcp,
+} from './helpers/pcap.mjs';
+import { collect, collectWithStats, named, one, scratch } from './helpers/run.mjs';
+
+let n = 0;
+const OPTS = { events: 'all', contentDeliverAllOrig: true, contentDeliverAllResp: true };
+const V4 = { client: '10.0.0.1:40000', server: '10.0.0.2:80' };
+const V6 = { client: '[2001:db8::1]:40000', server: '[2001:db8::2]:80' };
+
+function exchange({ linktype = LINKTYPE.ETHERNET, link = ether, ends = V4, ipOptions = {}, nanoseconds = false, t0 = 100 } = {}) {
+  const f = new TcpFlow({ ...ends, t0, step: 0.25, writer: new PcapWriter({ linktype, nanoseconds }), link, ipOptions });
+  f.syn({ options: Buffer.from([2, 4, 5, 180]) });
+  f.synAck();
+  f.ack('c');
+  f.data('c', 'GET / HTTP/1.0\r\n\r\n');
+  f.data('s', 'HTTP/1.0 200 OK\r\n\r\nbody');
+  f.close();
+  return f;
+}
+// Events without the uid (random per run) and with byte fields as hex.
+const norm = (events) =>
+  events.map(({ uid, ...e }) => JSON.parse(JSON.stringify(e, (k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))));
+const run = async (f, options = OPTS) => norm(await collect(f.write(scratch(`dec-${++n}.pcap`)), options));
+
+const ipOnly = (p) => p;
+const variants = [
+  ['802.1Q VLAN', { link: (p) => ether(p, { vlans: [100] }) }],
+  ['QinQ (0x88a8 outer)', { link: (p) => ether(p, { vlans: [100, 200], qinq: true }) }],
+  ['QinQ (two 0x8100 tags)', { link: (p) => ether(p, { vlans: [7, 8] }) }],
+  ['MPLS label stack', { link: (p) => ether(p, { mpls: [16, 17, 18] }) }],
+  ['PPPoE session', { link: (p) => ether(p, { pppoe: true }) }],
+  ['VLAN + PPPoE', { link: (p) => ether(p, { vlans: [5], pppoe: true }) }],
+  ['Linux SLL', { linktype: LINKTYPE.LINUX_SLL, link: sll }],
+  ['Linux SLL2', { linktype: LINKTYPE.LINUX_SLL2, link: sll2 }],
+  ['BSD NULL', { linktype: LINKTYPE.NULL, link: nullLink }],
+  ['BSD LOOP', { linktype: LINKTYPE.LOOP, link: loopLink }],
+  ['raw IP (101)', { linktype: LINKTYPE.RAW, link: ipOnly }],
+  ['raw IPv4 (228)', { linktype: LINKTYPE.IPV4, link: ipOnly }],
+];
+
+let reference;
+test.before(async () => {
+  reference = await run(exchange());
+});
+
+test('the reference exchange over Ethernet has the expected shape', (t) => {
+  const rm = reference.find((e) => e.event === 'connection_state_remove');
+  t.is(rm.conn.history, 'ShADdFf');
+  t.deepEqual(rm.conn.orig, { size: 18, state: 5, num_pkts: 5, num_bytes_ip: 44 + 40 + 58 + 40 + 40 });
+  t.is(reference.filter((e) => e.event === 'tcp_contents').length, 2);
+});
+
+for (const [name, v] of variants) {
+  test(`same events over ${name}`, async (t) => {
+    t.deepEqual(await run(exchange(v)), reference);
+  });
+}
+
+test('same events over IPv6 on Ethernet, raw IP (101) and LINKTYPE_IPV6 (229), SLL and NULL', async (t) => {
+  const ref6 = await run(exchange({ ends: V6 }));
+  t.is(ref6.find((e) => e.event === 'connection_state_remove').conn.history, 'ShADdFf');
+  for (const v of [
+    { linktype: LINKTYPE.RAW, link: ipOnly },
+    { linktype: LINKTYPE.IPV6, link: ipOnly },
+    { linktype: LINKTYPE.LINUX_SLL, link: sll },
+    { linktype: LINKTYPE.NULL, link: nullLink },
+    { link: (p) => ether(p, { vlans: [3] }) },
+  ]) t.deepEqual(await run(exchange({ ends: V6, ...v })), ref6);
+});
+
+// The same events, except that IP lengths grow by `extra` per packet.
+function sameButLonger(t, actual, expected, extra) {
+  t.is(actual.length, expected.length);
+  actual.forEach((a, i) => {
+    const e = expected[i];
+    for (const side of ['orig', 'resp']) {
+      t.is(a.conn[side].num_bytes_ip, e.conn[side].num_bytes_ip + extra * e.conn[side].num_pkts);
+      a.conn[side].num_bytes_ip = e.conn[side].num_bytes_ip;
+    }
+    if (a.event === 'connection_SYN_packet') {
+      t.is(a.pkt.size, e.pkt.size + extra);
+      a.pkt.size = e.pkt.size;
+    }
+    t.deepEqual(a, e);
+  });
+}
+
+test('IPv6 with hop-by-hop, destination-options and routing headers gives the same events', async (t) => {
+  const ref6 = await run(exchange({ ends: V6 }));
+  const routing = Buffer.from([0, 0, 0, 0, 0, 0]); // type 0, segments left 0
+  const ext = [{ type: 0 }, { type: 60 }, { type: 43, data: routing }];
+  const withExt = await run(exchange({ ends: V6, ipOptions: { ext } }));
+  sameButLonger(t, withExt, ref6, 24);
+});
+
+test('IPv4 options give the same events', async (t) => {
+  // Record-route-like padding: NOP NOP NOP EOL.
+  const withOpts = await run(exchange({ ipOptions: { options: Buffer.from([1, 1, 1, 0]) } }));
+  sameButLonger(t, withOpts, reference, 4);
+});
+
+test('nanosecond pcap timestamps are truncated to microseconds', async (t) => {
+  const f = new TcpFlow({ writer: new PcapWriter({ nanoseconds: true }), t0: 100, step: 1 });
+  f.syn({ at: 101.000000999 });
+  f.synAck({ at: 102.500000999 });
+  const events = await collect(f.write(scratch('ns.pcap')), OPTS);
+  t.deepEqual(named(events, 'tcp_packet').map((e) => e.ts), [101, 102.5]);
+  t.is(one(t, events, 'connection_established').conn.duration, 1.5);
+});
+
+const editcap = ['/usr/bin/editcap', '/usr/local/bin/editcap'].find((p) => existsSync(p));
+(editcap ? test : test.skip)('pcapng (written by editcap) gives the same events as pcap', async (t) => {
+  const pcap = exchange().write(scratch('for-ng.pcap'));
+  const ng = scratch('ng.pcapng');
+  execFileSync(editcap, ['-F', 'pcapng', pcap, ng]);
+  t.deepEqual(norm(await collect(ng, OPTS)), reference);
+});
+
+// --- malformed input ------------------------------------------------------------
+
+const SEG = (o = {}) => tcp({ sport: 40000, dport: 80, seq: 1000, flags: 'S', src: '10.0.0.1', dst: '10.0.0.2', ...o });
+const IP = (o = {}) => ipv4({ src: '10.0.0.1', dst: '10.0.0.2', payload: SEG(), ...o });
+
+test('malformed and truncated headers are counted by reason and make no connection', async (t) => {
+  const w = new PcapWriter();
+  const good = ether(IP());
+  const add = (frame, o) => w.add(101, frame, o);
+  add(good.subarray(0, 10)); // link_truncated
+  add(ether(IP()).subarray(0, 14 + 12)); // truncated_IP: fewer than 20 bytes
+  const v5 = Buffer.from(IP());
+  v5[0] = 0x55;
+  add(ether(v5)); // unknown_ip_version
+  add(ether(IP({ totalLength: 0 }))); // ip_hdr_len_zero
+  add(ether(IP({ totalLength: 200 }))); // truncated_IP_len (wire length below the total length)
+  add(ether(IP({ ihl: 15 }))); // invalid_IP_header_size: 60 > total length 40
+  add(ether(IP({ ihl: 3 }))); // IPv4_min_header_size
+  add(ether(Buffer.concat([IP({ totalLength: 30, payload: Buffer.alloc(10) })]))); // TCP header under 20 bytes: truncated_header
+  add(good, { caplen: 14 + 20 + 10 }); // TCP header not captured: internally_truncated_header
+  add(ether(ipv6({ src: '2001:db8::1', dst: '2001:db8::2', payload: Buffer.alloc(0), nextHeader: 59 }))); // ipv6_no_next
+  add(ether(ipv6({ src: '2001:db8::1', dst: '2001:db8::2', payload: SEG({ src: '2001:db8::1', dst: '2001:db8::2' }) })).subarray(0, 14 + 30)); // truncated_IP
+  const { events, stats } = await collectWithStats(w.write(scratch('malformed.pcap')), OPTS);
+  t.deepEqual(events, []);
+  const m = Object.fromEntries(Object.entries(stats.malformed).filter(([, v]) => v));
+  t.deepEqual(m, {
+    link_truncated: 1,
+    truncated_IP: 2,
+    unknown_ip_version: 1,
+    ip_hdr_len_zero: 1,
+    truncated_IP_len: 1,
+    invalid_IP_header_size: 1,
+    IPv4_min_header_size: 1,
+    truncated_header: 1,
+    internally_truncated_header: 1,
+    ipv6_no_next: 1,
+  });
+});
+
+test('ip_hdr_len_zero: with ignoreChecksums the captured length stands in', async (t) => {
+  const w = new PcapWriter();
+  const seg = SEG({ payload: 'abc', flags: 'S' });
+  w.add(101, ether(IP({ totalLength: 0, payload: seg })));
+  const { events, stats } = await collectWithStats(w.write(scratch('len0.pcap')), { ...OPTS, ignoreChecksums: true });
+  t.is(stats.malformed.ip_hdr_len_zero, 1);
+  const p = one(t, events, 'tcp_packet');
+  t.is(p.len, 3);
+  t.is(p.payload.toString(), 'abc');
+});
+
+test('a TCP data offset below 5 creates the connection but the packet goes no further', async (t) => {
+  const w = new PcapWriter();
+  w.add(101, ether(IP({ payload: SEG({ dataOffset: 4 }) })));
+  const { events, stats } = await collectWithStats(w.write(scratch('doff.pcap')), OPTS);
+  t.is(stats.malformed.bad_TCP_header_len, 1);
+  t.deepEqual(events.map((e) => e.event), ['new_connection_contents', 'new_connection', 'conn_weird', 'connection_pending', 'connection_state_remove']);
+  t.is(named(events, 'conn_weird')[0].name, 'bad_TCP_header_len');
+  const rm = one(t, events, 'connection_state_remove');
+  t.deepEqual([rm.conn.history, rm.conn.orig.state, rm.conn.resp.state, rm.conn.orig.num_pkts], ['', 0, 0, 0]);
+});
+
+test('a TCP header longer than the IP payload creates the connection, then truncated_header', async (t) => {
+  const w = new PcapWriter();
+  // Data offset 8 (32 bytes) in a 20-byte segment.
+  w.add(101, ether(IP({ payload: SEG({ dataOffset: 8 }) })));
+  const { events, stats } = await collectWithStats(w.write(scratch('doff2.pcap')), OPTS);
+  t.is(stats.malformed.truncated_header, 1);
+  t.deepEqual(named(events, 'conn_weird').map((e) => e.name), ['truncated_header']);
+  t.is(named(events, 'new_connection').length, 1);
+  t.is(named(events, 'tcp_packet').length, 0);
+});
+
+test('garbage frames of every length never crash the sensor', async (t) => {
+  const w = new PcapWriter();
+  const base = ether(IP({ payload: SEG({ payload: 'xyzxyz', options: Buffer.from([2, 4, 5, 180]) }) }));
+  for (let len = 0; len <= base.length; len++) w.add(101 + len / 1000, base.subarray(0, len));
+  let x = 7;
+  for (let i = 0; i < 200; i++) {
+    const b = Buffer.from(base);
+    for (let k = 0; k < 4; k++) b[(x = (x * 1103515245 + 12345) % 2147483648) % b.length] = x & 0xff;
+    w.add(102 + i / 1000, b);
+  }
+  const { stats } = await collectWithStats(w.write(scratch('garbage.pcap')), OPTS);
+  t.is(stats.packetsReceived, base.length + 1 + 200);
+});
