@@ -376,3 +376,63 @@ export class TcpFlow {
     return this.writer.write(path);
   }
 }
+
+// --- IP fragmentation ------------------------------------------------------------
+
+// Splits an IPv4 packet (no fragmentation yet) into fragments covering the
+// payload byte ranges [start, end) given (starts must be multiples of 8;
+// ranges may overlap; `bytes` overrides a range's content). DF is cleared.
+export function fragmentIPv4(pkt, ranges) {
+  const hl = (pkt[0] & 0x0f) * 4;
+  const payload = pkt.subarray(hl, pkt.readUInt16BE(2));
+  return ranges.map(([start, end, bytes]) => {
+    if (start % 8) throw new Error('fragment offsets are multiples of 8');
+    const h = Buffer.from(pkt.subarray(0, hl));
+    const piece = bytes ?? payload.subarray(start, end);
+    h.writeUInt16BE(hl + piece.length, 2);
+    h.writeUInt16BE((end < payload.length ? 0x2000 : 0) | (start / 8), 6);
+    h.writeUInt16BE(0, 10);
+    h.writeUInt16BE(0xffff - onesComplement(h), 10);
+    return Buffer.concat([h, piece]);
+  });
+}
+
+// The same for an IPv6 packet without extension headers: each fragment
+// gets a fragment header (id `id`) after the fixed header.
+export function fragmentIPv6(pkt, ranges, id = 0x1234567) {
+  const next = pkt[6];
+  const payload = pkt.subarray(40, 40 + pkt.readUInt16BE(4));
+  return ranges.map(([start, end, bytes]) => {
+    if (start % 8) throw new Error('fragment offsets are multiples of 8');
+    const piece = bytes ?? payload.subarray(start, end);
+    const h = Buffer.from(pkt.subarray(0, 40));
+    h[6] = 44;
+    h.writeUInt16BE(8 + piece.length, 4);
+    const fh = Buffer.alloc(8);
+    fh[0] = next;
+    fh.writeUInt16BE(start | (end < payload.length ? 1 : 0), 2);
+    fh.writeUInt32BE(id >>> 0, 4);
+    return Buffer.concat([h, fh, piece]);
+  });
+}
+
+// A writer for TcpFlow (use with `link: (p) => p`): each IP packet is turned
+// into the packets `split(ipPacket, index)` returns (all at the packet's
+// time), each framed by `link`.
+export class FragmentingWriter {
+  constructor(split, { link = ether, writer = new PcapWriter() } = {}) {
+    this.split = split;
+    this.link = link;
+    this.writer = writer;
+    this.count = 0;
+  }
+
+  add(ts, ipPacket) {
+    for (const p of this.split(ipPacket, this.count++)) this.writer.add(ts, this.link(p));
+    return this;
+  }
+
+  write(path) {
+    return this.writer.write(path);
+  }
+}
