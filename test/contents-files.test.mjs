@@ -138,3 +138,56 @@ test('setContentsFile on an unknown uid resolves false; none stops writing', asy
   }
   t.deepEqual(results, [false, true, null]);
 });
+
+// BUG: a contents file set while delivered data is still unacknowledged gets
+// a gap marker where Zeek writes those bytes. Zeek, TCP_Reassembler.cc
+// SetContentsFile: when not yet recording and `! block_list.Empty()`, it
+// calls RecordToSeq(block_list.Begin()->second.seq, last_reassem_seq, f),
+// which RecordBlock()s the delivered-but-unacked blocks (their bytes are
+// kept until acked: BlockInserted trims early only without peer contents or
+// past tcp_max_initial_window). Ours: native/core/tcp_reassembly.cc
+// set_contents_file -> record_to_seq -> record_bytes(b.bytes == nullptr)
+// -> record_gap ("a block whose bytes were not kept ... is marked like a gap").
+test.failing('a file set after data was delivered but before it was acked catches up with those bytes', async (t) => {
+  const f = flow();
+  f.handshake();
+  f.data('c', 'hello'); // delivered at once, kept until the server acks it
+  for (let i = 0; i < 12; i++) f.ack('c'); // client ACKs do not ack client data
+  f.data('c', ' world');
+  f.packet('s', { flags: 'A', ack: 1012 });
+  const file = f.write(scratch('cf-catchup.pcap'));
+  const p = scratch('catchup.dat');
+  const sensor = tcpsensor.open({ file }, { events: 'all', highWaterMark: 1, batchEvents: 1 });
+  let set = false;
+  for await (const ev of sensor) {
+    if (!set && ev.event === 'tcp_packet' && ev.len === 5) {
+      set = true;
+      t.true(await sensor.setContentsFile(ev.uid, 'orig', p));
+    }
+  }
+  t.is(readFileSync(p, 'latin1'), 'hello world');
+});
+
+// BUG (same root cause as above): without tcp_contents delivery the bytes of
+// out-of-order blocks are not kept, so a file set while such a block waits
+// above a hole gets a gap marker when the hole is filled. Zeek keeps every
+// block's bytes (Reassem.cc DataBlockList::Insert copies them) and
+// BlockInserted -> RecordBlock writes them: "ABCDEF".
+test.failing('a file set while data waits above a hole gets that data once the hole is filled', async (t) => {
+  const f = flow();
+  f.handshake();
+  at(f, 4, 'DEF');
+  for (let i = 0; i < 12; i++) f.ack('c');
+  at(f, 1, 'ABC');
+  const file = f.write(scratch('cf-above-hole.pcap'));
+  const p = scratch('above-hole.dat');
+  const sensor = tcpsensor.open({ file }, { events: 'all', highWaterMark: 1, batchEvents: 1 });
+  let set = false;
+  for await (const ev of sensor) {
+    if (!set && ev.event === 'tcp_packet' && ev.len === 3) {
+      set = true;
+      t.true(await sensor.setContentsFile(ev.uid, 'orig', p));
+    }
+  }
+  t.is(readFileSync(p, 'latin1'), 'ABCDEF');
+});
