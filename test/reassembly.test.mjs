@@ -274,3 +274,18 @@ test('contentDeliveryPortsOrig/Resp select directions by responder port', async 
   const e4 = await collect(file, { events: ['tcp_contents'], contentDeliverAllResp: true });
   t.deepEqual(e4.map((e) => e.is_orig), [false]);
 });
+
+test('rexmit_inconsistency ignores a lone differing byte while the peer has done nothing (keep-alives)', async (t) => {
+  const f = flow();
+  f.packet('c', { flags: 'A', seq: 1001, ack: 5001, payload: 'ab' }); // a partial connection: the server never sent anything
+  f.packet('c', { flags: 'A', seq: 1001, ack: 5001, payload: 'x' }); // one differing byte: not reported
+  f.packet('c', { flags: 'A', seq: 1002, ack: 5001, payload: 'yz' }); // overlaps [2, 3) only: one byte, not reported
+  f.packet('c', { flags: 'A', seq: 1001, ack: 5001, payload: 'xy' }); // two bytes: reported
+  const evs = ['rexmit_inconsistency'];
+  t.deepEqual((await run(f, { events: evs })).map((e) => [e.t1.toString(), e.t2.toString()]), [['ab', 'xy']]);
+  const g = flow();
+  g.packet('c', { flags: 'A', seq: 1001, ack: 5001, payload: 'a' });
+  g.packet('s', { flags: 'A', seq: 5001, ack: 1001 }); // the peer did something
+  g.packet('c', { flags: 'A', seq: 1001, ack: 5001, payload: 'b' });
+  t.deepEqual((await run(g, { events: evs })).map((e) => [e.t1.toString(), e.t2.toString()]), [['a', 'b']]);
+});

@@ -201,3 +201,42 @@ test('tcp_rexmit after a ^h flip reports the other endpoint (stats stay bound to
   // from the client's side (client last = ack = rel 1; the server's window).
   t.deepEqual([rx.is_orig, rx.seq, rx.len, rx.data_in_flight, rx.window], [true, 1, 3, 0, 65535]);
 });
+
+test('reuse after one side closed while the other is still active: active_connection_reuse; after an RST: no weird', async (t) => {
+  const f = flow();
+  f.handshake();
+  f.fin('c'); // 104: orig closed, resp still ESTABLISHED
+  f.c.seq = 7000;
+  f.syn(); // 105
+  t.deepEqual(weirds(await run(f)).slice(0, 1), ['active_connection_reuse']);
+  t.is(named(await run(f), 'connection_reused').length, 1);
+
+  const g = flow();
+  g.handshake();
+  g.rst('c'); // 104: orig RESET
+  g.c.seq = 7000;
+  g.syn(); // 105: within the linger, but an endpoint is RESET: no weird
+  const events = await run(g);
+  t.deepEqual(weirds(events), []);
+  t.is(named(events, 'connection_reused').length, 1);
+});
+
+test('a creation flip never turns a packet towards 255.255.255.255 into an originator', async (t) => {
+  const f = flow({ client: '255.255.255.255:40000' });
+  f.data('s', 'x'); // from 10.0.0.2:80, a likely server port
+  const events = await run(f, { likelyServerPorts: [80] });
+  t.is(named(events, 'connection_flipped').length, 0);
+  t.is(one(t, events, 'new_connection').id.orig_h, '10.0.0.2');
+});
+
+test('content delivery stays with the endpoint across a ^h flip (decided at creation)', async (t) => {
+  const f = flow();
+  f.synAck(); // 101: the server is the originator when the connection is made
+  f.ack('c'); // 102: flip
+  f.data('s', 'from-server'); // the server is the responder now
+  f.data('c', 'from-client');
+  const events = await run(f, { events: ['tcp_contents', 'connection_flipped'], contentDeliverAllOrig: true });
+  // deliver_all_orig chose the server's reassembler (then the originator);
+  // its events now say is_orig false.
+  t.deepEqual(named(events, 'tcp_contents').map((e) => [e.is_orig, e.contents.toString()]), [[false, 'from-server']]);
+});
