@@ -8,7 +8,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
-  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, ipv4, ipv6, tcp,
+  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, ipv4, ipv6, tcp, addrBytes,
 } from './helpers/pcap.mjs';
 import { collect, collectWithStats, named, one, scratch } from './helpers/run.mjs';
 
@@ -259,4 +259,61 @@ test.failing('link types Zeek does not decode make no connections (LOOP, NULL wi
   t.is(await none({ linktype: LINKTYPE.NULL, link: (p) => Buffer.concat([Buffer.from([10, 0, 0, 0]), p]), ends: V6 }), 0);
   t.is(await none({ linktype: LINKTYPE.NULL, link: (p) => Buffer.concat([Buffer.from([0, 0, 0, 2]), p]) }), 0);
   t.is(await none({ link: (p) => ethTyped(0x8848, Buffer.concat([Buffer.from([0, 1, 0x11, 64]), p])) }), 0);
+});
+
+// --- IPv6 addresses that are not in the fixed header ---------------------------------
+//
+// Zeek keys a connection (IPBasedConnKey via TCPAnalyzer::InitConnKey:
+// ip_hdr->SrcAddr(), ip_hdr->DstAddr()) and checks TCP checksums (the
+// endpoints' addresses are the connection's) with IPv6_Hdr_Chain::SrcAddr /
+// DstAddr (src/IP.cc): the final destination of a type 0 routing header with
+// segments left (even length) or of a type 2 one (length 2), and the Mobile
+// IPv6 Home Address destination option (ProcessDstOpts, type 201) as source.
+
+const CLIENT6 = addrBytes('2001:db8::1');
+// The client's packets go via a router (outer destination 2001:db8::99)
+// with a routing header naming the server; checksums are computed, as the
+// sender must, with the final destination.
+const viaRouting = (type) => (p) => {
+  if (!p.subarray(8, 24).equals(CLIENT6)) return ether(p);
+  const h = Buffer.from(p.subarray(0, 40));
+  const rh = Buffer.concat([Buffer.from([p[6], 2, type, 1, 0, 0, 0, 0]), p.subarray(24, 40)]);
+  h[6] = 43;
+  h.writeUInt16BE(p.readUInt16BE(4) + 24, 4);
+  addrBytes('2001:db8::99').copy(h, 24);
+  return ether(Buffer.concat([h, rh, p.subarray(40)]));
+};
+
+// BUG: ours keys and checksums with the fixed header's destination
+// (decode.cc parse_ip: p.dst = ip + 24), so the client's packets form a
+// second connection (to 2001:db8::99) and all fail the checksum (history C).
+test.failing('IPv6 routing header (type 0 and 2) with segments left: the final destination is the responder', async (t) => {
+  const ref6 = await run(exchange({ ends: V6 }));
+  for (const type of [0, 2]) {
+    const events = await run(exchange({ ends: V6, link: viaRouting(type) }));
+    t.deepEqual(events.filter((e) => e.event === 'new_connection').map((e) => e.id.resp_h), ['2001:db8::2']);
+    t.deepEqual(events.filter((e) => e.event === 'conn_weird'), []);
+    const rm = events.find((e) => e.event === 'connection_state_remove');
+    t.is(rm.conn.history, ref6.find((e) => e.event === 'connection_state_remove').conn.history);
+  }
+});
+
+// BUG: same for the source: a Home Address option makes it the source.
+test.failing('IPv6 Home Address destination option: the home address is the originator', async (t) => {
+  const ref6 = await run(exchange({ ends: V6 }));
+  const viaCareOf = (p) => {
+    if (!p.subarray(8, 24).equals(CLIENT6)) return ether(p);
+    const h = Buffer.from(p.subarray(0, 40));
+    // Destination options: Home Address (201, 16 bytes), then PadN (1, 2).
+    const dst = Buffer.concat([Buffer.from([p[6], 2, 201, 16]), CLIENT6, Buffer.from([1, 2, 0, 0])]);
+    h[6] = 60;
+    h.writeUInt16BE(p.readUInt16BE(4) + 24, 4);
+    addrBytes('2001:db8::77').copy(h, 8); // the care-of address
+    return ether(Buffer.concat([h, dst, p.subarray(40)]));
+  };
+  const events = await run(exchange({ ends: V6, link: viaCareOf }));
+  t.deepEqual(events.filter((e) => e.event === 'new_connection').map((e) => e.id.orig_h), ['2001:db8::1']);
+  t.deepEqual(events.filter((e) => e.event === 'conn_weird'), []);
+  t.is(events.find((e) => e.event === 'connection_state_remove').conn.history,
+    ref6.find((e) => e.event === 'connection_state_remove').conn.history);
 });
