@@ -289,3 +289,19 @@ test('rexmit_inconsistency ignores a lone differing byte while the peer has done
   g.packet('c', { flags: 'A', seq: 1001, ack: 5001, payload: 'b' });
   t.deepEqual((await run(g, { events: evs })).map((e) => [e.t1.toString(), e.t2.toString()]), [['a', 'b']]);
 });
+
+test('tcpMaxInitialWindow: with nothing acked, delivered data beyond it is not held (no inconsistency check later)', async (t) => {
+  const mk = (size) => {
+    const f = flow();
+    f.handshake();
+    at(f, 1, Buffer.alloc(size, 0x61)); // delivered at once; the server acks nothing
+    at(f, 1, Buffer.alloc(100, 0x62)); // a retransmission with other bytes
+    return f;
+  };
+  const evs = { events: ['rexmit_inconsistency'] };
+  // Size 20000 > 16384: BlockInserted trims the delivered data at once.
+  t.is((await run(mk(20000), evs)).length, 0);
+  t.is((await run(mk(16384), evs)).length, 1);
+  t.is((await run(mk(20000), { ...evs, tcpMaxInitialWindow: 0 })).length, 1);
+  t.is((await run(mk(20000), { ...evs, tcpMaxInitialWindow: 30000 })).length, 1);
+});

@@ -240,3 +240,25 @@ test('content delivery stays with the endpoint across a ^h flip (decided at crea
   // its events now say is_orig false.
   t.deepEqual(named(events, 'tcp_contents').map((e) => [e.is_orig, e.contents.toString()]), [[false, 'from-server']]);
 });
+
+test('a SYN with a data offset below 5 is never a reuse: the old connection gets bad_TCP_header_len', async (t) => {
+  const f = flow();
+  f.handshake();
+  f.close(); // 104-106
+  f.packet('c', { flags: 'S', seq: 7000, tcpFields: { dataOffset: 4 } }); // 107
+  const events = await run(f);
+  t.is(named(events, 'connection_reused').length, 0);
+  t.is(named(events, 'new_connection').length, 1);
+  t.deepEqual(weirds(events), ['bad_TCP_header_len']);
+});
+
+test('a SYN-ACK without window scaling resets the originator scale to 0', async (t) => {
+  const f = flow();
+  f.syn({ options: tcpOptions([{ wscale: 3 }, { nop: true }]) });
+  f.synAck(); // no WS: scaling not negotiated, both scales 0
+  f.ack('c', { window: 100 }); // recorded as 100, not 100 << 3
+  f.data('s', 'abc');
+  f.packet('s', { flags: 'PA', seq: 5001, payload: 'abc' });
+  const events = await run(f, { events: ['tcp_rexmit'] });
+  t.deepEqual(events.map((e) => [e.is_orig, e.window]), [[false, 100]]);
+});
