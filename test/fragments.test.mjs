@@ -118,3 +118,21 @@ test('IPv4: an incomplete datagram makes no connection', async (t) => {
   t.deepEqual(events, []);
   t.is(stats.packetsReceived, 1);
 });
+
+test('an incompletely captured first fragment is analysed as it is; a later one is dropped', async (t) => {
+  // A SYN carrying 20 bytes of data, cut in two; the first fragment (TCP
+  // header + 20 bytes) is captured only up to 4 bytes of its data.
+  const syn = ipv4({ src: '10.0.0.1', dst: '10.0.0.2', df: false, id: 5, payload: tcp({ sport: 40000, dport: 80, seq: 1000, flags: 'S', src: '10.0.0.1', dst: '10.0.0.2', payload: Buffer.alloc(28, 0x41) }) });
+  const [a, b] = fragmentIPv4(syn, [[0, 40], [40, 48]]);
+  const w = new PcapWriter();
+  w.add(101, ether(a), { caplen: 14 + 20 + 24 });
+  w.add(101.5, ether(b), { caplen: 14 + 20 + 4 });
+  const { events, stats } = await collectWithStats(w.write(scratch('frag-trunc.pcap')), OPTS);
+  t.is(stats.malformed.incompletely_captured_fragment, 2);
+  const p = one(t, events, 'tcp_packet');
+  // Zeek (IP.cc): offset 0 -> not reassembled, analysed with the fragment's
+  // own lengths: TCP payload 20, captured 4; the checksum is skipped.
+  t.deepEqual([p.flags, p.len, p.payload.length], ['S', 20, 4]);
+  t.deepEqual(named(events, 'conn_weird').map((e) => e.name), ['SYN_with_data', 'truncated_tcp_payload']);
+  t.is(one(t, events, 'connection_state_remove').conn.orig.num_bytes_ip, 60);
+});
