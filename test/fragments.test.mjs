@@ -136,3 +136,39 @@ test('an incompletely captured first fragment is analysed as it is; a later one 
   t.deepEqual(named(events, 'conn_weird').map((e) => e.name), ['SYN_with_data', 'truncated_tcp_payload']);
   t.is(one(t, events, 'connection_state_remove').conn.orig.num_bytes_ip, 60);
 });
+
+test('IPv6: a reassembled datagram has no fragment header, so its ID is 0 and tcp_rexmit stays silent', async (t) => {
+  // Distinct fragment IDs per datagram, as senders use them. Zeek's
+  // reassembled packet is built from the unfragmentable part only
+  // (Frag.cc BuildReassembledPacket: IPv6_Hdr_Chain without the fragment
+  // header), so IP_Hdr::ID() is 0 and every packet looks like a replay to
+  // TCPStats, as for unfragmented IPv6.
+  const split = (p, i) => fragmentIPv6(p, cuts(p.readUInt16BE(4), [16, 48]), 1000 + i);
+  const f = exchange(V6, new FragmentingWriter(split));
+  f.packet('c', { flags: 'PA', seq: 1001, payload: BODY }); // a retransmission
+  const { events } = await run(f);
+  t.is(named(events, 'tcp_rexmit').length, 0);
+  // The atomic-fragment case, the same.
+  const g = exchange(V6, new FragmentingWriter((p, i) => fragmentIPv6(p, [[0, p.readUInt16BE(4)]], 2000 + i)));
+  g.packet('c', { flags: 'PA', seq: 1001, payload: BODY });
+  t.is(named((await run(g)).events, 'tcp_rexmit').length, 0);
+});
+
+test('IPv4: the reassembled header is the first-seen fragment (TTL), whatever its offset', async (t) => {
+  const [a, b] = fragmentIPv4(SYN, [[0, 8], [8, 20]]);
+  const setTtl = (p, ttl) => {
+    const q = Buffer.from(p);
+    q[8] = ttl;
+    q.writeUInt16BE(0, 10);
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += q.readUInt16BE(i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    q.writeUInt16BE(0xffff - sum, 10);
+    return q;
+  };
+  const w = new PcapWriter();
+  w.add(101, ether(setTtl(b, 10))); // seen first
+  w.add(101, ether(setTtl(a, 20)));
+  const events = await collect(w.write(scratch('frag-ttl.pcap')), OPTS);
+  t.is(one(t, events, 'connection_SYN_packet').pkt.ttl, 10);
+});
