@@ -138,3 +138,40 @@ test('an ack of 0 more than 1 MiB ahead is ignored; acks in an RST are not trust
   const e2 = await run(g, { events: ['connection_state_remove'] });
   t.is(e2[0].conn.orig.size, 4);
 });
+
+test('update_last_seq: far SYN/RST seqs are ignored; data after our own RST does not count', async (t) => {
+  const f = flow();
+  f.handshake();
+  f.packet('c', { flags: 'R', seq: 1001 + 5 * 1048576 }); // more than 1 MiB ahead: last_seq unchanged
+  const e1 = await run(f, { events: ['connection_state_remove'] });
+  t.is(e1[0].conn.orig.size, 0);
+
+  const g = flow();
+  g.handshake();
+  g.rst('c');
+  g.data('c', 'abcdef'); // the sender was RESET before this packet: ignored
+  const e2 = await run(g, { events: ['connection_state_remove'] });
+  t.is(e2[0].conn.orig.size, 0);
+});
+
+test('a FIN is accepted whatever its distance while only the SYN was seen (> 2 GB connections)', async (t) => {
+  const f = flow();
+  f.handshake();
+  f.packet('c', { flags: 'FA', seq: 1000 + 3000000000 }); // (int32) delta < 0
+  const events = await run(f, { events: ['connection_state_remove', 'conn_weird'] });
+  // 0 wraps and (int32)(seq - start) < 0: the relative seq underflows ...
+  t.deepEqual(named(events, 'conn_weird').map((e) => e.name), ['TCP_seq_underflow_or_misorder']);
+  // ... but last_seq moves (last == start + 1): size = 3000000001 - SYN - FIN.
+  t.is(one(t, events, 'connection_state_remove').conn.orig.size, 2999999999);
+});
+
+test('size is 0 for a SYN_SENT side reset against an INACTIVE peer that acked data beyond the SYN', async (t) => {
+  const f = flow();
+  f.syn();
+  f.packet('s', { flags: 'A', seq: 5001, ack: 1501 }); // zero-length, orig SYN_SENT: the responder stays INACTIVE
+  f.packet('c', { flags: 'R', seq: 1001 }); // SYN_SENT -> RESET
+  const events = await run(f, { events: ['connection_state_remove'] });
+  const c = events[0].conn;
+  t.deepEqual([c.orig.state, c.resp.state, c.orig.size], [6, 0, 0]);
+  // Without that rule it would be 1501 - 1000 - 1 = 500.
+});
