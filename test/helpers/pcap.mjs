@@ -78,9 +78,9 @@ export function addrBytes(a) {
 
 // --- TCP --------------------------------------------------------------------
 
-const FLAG_BITS = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20 };
+const FLAG_BITS = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20, E: 0x40, C: 0x80 };
 
-// flags: a string of letters, e.g. 'S', 'SA', 'PA', 'FA', 'R'.
+// flags: a string of letters, e.g. 'S', 'SA', 'PA', 'FA', 'R' (E = ECE, C = CWR).
 // src/dst (addresses) make the checksum right; `checksum` forces a value.
 export function tcp({
   sport, dport, seq = 0, ack = 0, flags = '', window = 65535, urgent = 0,
@@ -284,6 +284,13 @@ export function nullLink(payload) {
   return Buffer.concat([h, payload]);
 }
 
+// LINKTYPE_LOOP (108): like NULL, but the family is in network byte order.
+export function loopLink(payload) {
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE((payload[0] >> 4) === 6 ? 24 : 2, 0);
+  return Buffer.concat([h, payload]);
+}
+
 // --- conversations ----------------------------------------------------------------
 
 function endpoint(s) {
@@ -325,7 +332,7 @@ export class TcpFlow {
       flags, window, options, payload, src: me.addr, dst: peer.addr, checksum, ...tcpFields,
     });
     const pkt = this.v6
-      ? ipv6({ src: me.addr, dst: peer.addr, payload: seg, ...ip })
+      ? ipv6({ src: me.addr, dst: peer.addr, payload: seg, ...this.ipOptions, ...ip })
       : ipv4({ src: me.addr, dst: peer.addr, payload: seg, id: this.ipId[from]++, ...this.ipOptions, ...ip });
     const frame = this.link(pkt);
     this.writer.add(this.t, frame, { caplen: caplen !== undefined ? frame.length - pkt.length + caplen : undefined });
@@ -333,10 +340,13 @@ export class TcpFlow {
   }
 
   // A packet that consumes sequence space as TCP would (SYN/FIN count one).
+  // A payload may also come in the options (e.g. syn({ payload })); it
+  // consumes sequence space either way.
   send(from, payload = '', { flags = 'PA', ...rest } = {}) {
     const me = from === 'c' ? this.c : this.s;
+    if (rest.payload !== undefined) payload = rest.payload;
     const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
-    const frame = this.packet(from, { flags, payload: data, ...rest });
+    const frame = this.packet(from, { flags, ...rest, payload: data });
     if (!flags.includes('R')) me.seq = (me.seq + data.length + (flags.includes('S') ? 1 : 0) + (flags.includes('F') ? 1 : 0)) >>> 0;
     return frame;
   }
@@ -359,6 +369,66 @@ export class TcpFlow {
     this.fin('c');
     this.fin('s');
     this.ack('c');
+    return this;
+  }
+
+  write(path) {
+    return this.writer.write(path);
+  }
+}
+
+// --- IP fragmentation ------------------------------------------------------------
+
+// Splits an IPv4 packet (no fragmentation yet) into fragments covering the
+// payload byte ranges [start, end) given (starts must be multiples of 8;
+// ranges may overlap; `bytes` overrides a range's content). DF is cleared.
+export function fragmentIPv4(pkt, ranges) {
+  const hl = (pkt[0] & 0x0f) * 4;
+  const payload = pkt.subarray(hl, pkt.readUInt16BE(2));
+  return ranges.map(([start, end, bytes]) => {
+    if (start % 8) throw new Error('fragment offsets are multiples of 8');
+    const h = Buffer.from(pkt.subarray(0, hl));
+    const piece = bytes ?? payload.subarray(start, end);
+    h.writeUInt16BE(hl + piece.length, 2);
+    h.writeUInt16BE((end < payload.length ? 0x2000 : 0) | (start / 8), 6);
+    h.writeUInt16BE(0, 10);
+    h.writeUInt16BE(0xffff - onesComplement(h), 10);
+    return Buffer.concat([h, piece]);
+  });
+}
+
+// The same for an IPv6 packet without extension headers: each fragment
+// gets a fragment header (id `id`) after the fixed header.
+export function fragmentIPv6(pkt, ranges, id = 0x1234567) {
+  const next = pkt[6];
+  const payload = pkt.subarray(40, 40 + pkt.readUInt16BE(4));
+  return ranges.map(([start, end, bytes]) => {
+    if (start % 8) throw new Error('fragment offsets are multiples of 8');
+    const piece = bytes ?? payload.subarray(start, end);
+    const h = Buffer.from(pkt.subarray(0, 40));
+    h[6] = 44;
+    h.writeUInt16BE(8 + piece.length, 4);
+    const fh = Buffer.alloc(8);
+    fh[0] = next;
+    fh.writeUInt16BE(start | (end < payload.length ? 1 : 0), 2);
+    fh.writeUInt32BE(id >>> 0, 4);
+    return Buffer.concat([h, fh, piece]);
+  });
+}
+
+// A writer for TcpFlow (use with `link: (p) => p`): each IP packet is turned
+// into the packets `split(ipPacket, index)` returns (all at the packet's
+// time), each framed by `link`.
+export class FragmentingWriter {
+  constructor(split, { link = ether, writer = new PcapWriter() } = {}) {
+    this.split = split;
+    this.link = link;
+    this.writer = writer;
+    this.count = 0;
+  }
+
+  add(ts, ipPacket) {
+    for (const p of this.split(ipPacket, this.count++)) this.writer.add(ts, this.link(p));
     return this;
   }
 

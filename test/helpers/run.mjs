@@ -44,3 +44,29 @@ export function runCli(args, { input, onSpawn, env } = {}) {
 }
 
 export const ndjson = (text) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+// Every event of a capture file and the sensor's final statistics.
+export async function collectWithStats(file, options = {}) {
+  const sensor = tcpsensor.open({ file }, options);
+  const events = [];
+  for await (const ev of sensor) events.push(ev);
+  return { events, stats: sensor.stats() };
+}
+
+// The one event of a name (fails the test if there is not exactly one).
+export function one(t, events, name, pred = () => true) {
+  const found = events.filter((e) => e.event === name && pred(e));
+  t.is(found.length, 1, `exactly one ${name}`);
+  return found[0];
+}
+
+// A compact one-line description of an event, for comparing sequences.
+export function brief(e) {
+  const args = [];
+  for (const [k, v] of Object.entries(e)) {
+    if (['ts', 'event', 'uid', 'id', 'conn'].includes(k)) continue;
+    if (Buffer.isBuffer(v)) args.push(`${k}=${JSON.stringify(v.toString('latin1'))}`);
+    else args.push(`${k}=${typeof v === 'object' ? JSON.stringify(v, (_, x) => (x?.type === 'Buffer' ? Buffer.from(x.data).toString('hex') : x)) : v}`);
+  }
+  return `${e.ts} ${e.event}${args.length ? ' ' + args.join(' ') : ''}`;
+}
