@@ -17,11 +17,24 @@ export function scratch(name) {
   return join(dir, name);
 }
 
-// Every event of a capture file.
+// Every event of a capture file (a path, or a source such as { file, filter }).
 export async function collect(file, options = {}) {
   const events = [];
-  for await (const ev of tcpsensor.open({ file }, options)) events.push(ev);
+  const source = typeof file === 'string' ? { file } : file;
+  for await (const ev of tcpsensor.open(source, options)) events.push(ev);
   return events;
+}
+
+// Iterates a sensor to its end; resolves { events, error } where error is
+// what the iterator threw (if anything) after the events it delivered.
+export async function drain(sensor) {
+  const events = [];
+  try {
+    for await (const ev of sensor) events.push(ev);
+  } catch (error) {
+    return { events, error };
+  }
+  return { events, error: undefined };
 }
 
 export const named = (events, name) => events.filter((e) => e.event === name);
