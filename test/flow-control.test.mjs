@@ -4,12 +4,15 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bigTrace } from './helpers/traces.mjs';
+import { bigTrace, manyConnections } from './helpers/traces.mjs';
 import { scratch, tcpsensor } from './helpers/run.mjs';
 
 const { open } = tcpsensor;
 
-const trace = bigTrace(100_000);
+// 12,500 connections over a minute of network time, about 16 open at
+// once; each is removed 5 s (tcp_close_delay) after its close, so the
+// removals are spread over the read.
+const trace = bigTrace(100_000, { spacing: 0.005, step: 0.01 });
 const file = trace.writer.write(scratch('big.pcap'));
 
 // Per-type counts and a digest of the whole sequence (kind, uid, ts), so
@@ -64,10 +67,14 @@ test.serial('a long read does not starve timers: a 10 ms interval keeps firing',
   }, 10);
   t.teardown(() => clearInterval(timer));
 
-  // Every event, and some work per event as a real consumer would do.
+  // Every event, serialized as the CLI does: a consumer with some work
+  // per event, which makes the read last (about a second here). Within a
+  // batch nothing else can run, so the batches are kept to 1,024 events:
+  // the gaps then measure whether the iterator yields between batches,
+  // not how fast this machine serializes a batch.
   const start = performance.now();
   let bytes = 0;
-  for await (const ev of open({ file }, { events: 'all' })) bytes += JSON.stringify(ev).length;
+  for await (const ev of open({ file }, { events: 'all', batchEvents: 1024 })) bytes += JSON.stringify(ev).length;
   const elapsed = performance.now() - start;
   clearInterval(timer);
   longestGap = Math.max(longestGap, performance.now() - last);
@@ -76,5 +83,29 @@ test.serial('a long read does not starve timers: a 10 ms interval keeps firing',
   t.true(bytes > 0);
   // Responsiveness, not speed: generous bounds.
   t.true(longestGap < 250, `longest gap between ticks: ${longestGap.toFixed(1)} ms`);
-  t.true(ticks >= Math.floor(elapsed / 10 / 4), `${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+  t.true(ticks >= Math.floor(elapsed / 100), `${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+});
+
+// Engine::finish() (end of input, and stop()) raises the events of every
+// connection still in the table as one group, and the writer cuts batches
+// only between groups: the last batch holds an event or more per open
+// connection whatever batchEvents says, and decoding it holds the event
+// loop for as long (about 200 ms for 12,500 connections on the machine
+// these tests were written on). Native bug, reported.
+test.serial.failing('the end-of-input flush is cut into batches of about batchEvents [native bug: Engine::finish is one group]', async (t) => {
+  // 5,000 connections all closed within half a second: all of them wait
+  // for their tcp_close_delay when the input ends.
+  const dense = manyConnections({ connections: 5000 });
+  const path = dense.writer.write(scratch('dense.pcap'));
+  const batchEvents = 64;
+  let largest = 0;
+  let removals = 0;
+  for await (const batch of open({ file: path }, { batchEvents }).batches()) {
+    largest = Math.max(largest, batch.length);
+    removals += batch.filter((e) => e.event === 'connection_state_remove').length;
+  }
+  t.is(removals, 5000);
+  // A packet's events are not split across batches, and no packet here
+  // raises more than a handful: allow one batch's worth of slack.
+  t.true(largest <= 2 * batchEvents, `largest batch: ${largest} events`);
 });
