@@ -4,7 +4,7 @@
 // event that came before it).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter, TcpFlow } from './helpers/pcap.mjs';
@@ -151,46 +151,51 @@ test('an unsupported link type (147, user-defined) is ERR_PCAP_LINKTYPE at open(
   t.true(err.message.includes('tcpsnoexist0'), err.message);
 });
 
-// ERR_PCAP_PERMISSION needs a user without capture rights: as root, a
-// child process runs as `nobody`. It must be able to load the package.
+// ERR_PCAP_PERMISSION needs a process without capture rights. As root, a
+// child process runs as `nobody` (it must be able to load the package);
+// otherwise this process itself will do, unless it holds CAP_NET_RAW.
 const NOBODY = 65534;
-function whyNoUnprivilegedChild() {
-  if (!isRoot) return 'needs root, to run a child process as nobody';
-  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).binding()', join(root, 'dist', 'native.js')], {
-    uid: NOBODY,
-    gid: NOBODY,
-    encoding: 'utf8',
-  });
-  if (r.error) return `cannot run a process as nobody: ${r.error.message}`;
-  if (r.status !== 0) return `the project directory is not readable by nobody: ${r.stderr.split('\n').find(Boolean)}`;
-  return null;
-}
-const noChild = whyNoUnprivilegedChild();
+const CAP_NET_RAW = 13;
 
-// As `nobody`: opens interface `lo` and an existing file it may not read;
-// prints what each open() threw.
-const CHILD = `
+function hasCapNetRaw() {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+  return line !== undefined && ((BigInt(`0x${line.split(/\s+/)[1]}`) >> BigInt(CAP_NET_RAW)) & 1n) === 1n;
+}
+
+function unprivilegedRunner() {
+  if (!isRoot) {
+    if (hasCapNetRaw()) return { skip: 'this process may capture (CAP_NET_RAW) and is not root, so it cannot drop that right' };
+    return { run: (code, args) => spawnSync(process.execPath, ['-e', code, ...args], { encoding: 'utf8', timeout: 20000 }) };
+  }
+  const asNobody = (code, args) => spawnSync(process.execPath, ['-e', code, ...args], { uid: NOBODY, gid: NOBODY, encoding: 'utf8', timeout: 20000 });
+  const r = asNobody('require(process.argv[1]).binding()', [join(root, 'dist', 'native.js')]);
+  if (r.error) return { skip: `cannot run a process as nobody: ${r.error.message}` };
+  if (r.status !== 0) return { skip: `the project directory is not readable by nobody: ${r.stderr.split('\n').find(Boolean)}` };
+  return { run: asNobody };
+}
+const unprivileged = unprivilegedRunner();
+
+// Opens interface `lo` and an existing file it may not read; prints what
+// each open() threw.
+const PROBE = `
 const { open } = require(process.argv[1]);
 const attempt = (source) => { try { open(source); return { code: 'opened' }; } catch (e) { return { code: e.code, message: e.message }; } };
 console.log(JSON.stringify({ live: attempt({ interface: 'lo' }), file: attempt({ file: process.argv[2] }) }));
 `;
 
-(noChild ? test.skip : test)(
-  `without capture rights: ERR_PCAP_PERMISSION live, ERR_PCAP_OPEN for an unreadable file${noChild ? ` (skipped: ${noChild})` : ''}`,
+(unprivileged.skip ? test.skip : test)(
+  `without capture rights: ERR_PCAP_PERMISSION live, ERR_PCAP_OPEN for an unreadable file${unprivileged.skip ? ` (skipped: ${unprivileged.skip})` : ''}`,
   (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tcpsensor-perm-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     chmodSync(dir, 0o755);
-    const secret = join(dir, 'root-only.pcap');
+    const secret = join(dir, 'unreadable.pcap');
     new TcpFlow().handshake().write(secret);
-    chmodSync(secret, 0o600);
+    // Readable by its owner only (root), or by nobody at all when the
+    // tests run unprivileged themselves.
+    chmodSync(secret, isRoot ? 0o600 : 0o000);
 
-    const r = spawnSync(process.execPath, ['-e', CHILD, join(root, 'dist', 'index.js'), secret], {
-      uid: NOBODY,
-      gid: NOBODY,
-      encoding: 'utf8',
-      timeout: 20000,
-    });
+    const r = unprivileged.run(PROBE, [join(root, 'dist', 'index.js'), secret]);
     t.is(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     t.is(out.live.code, 'ERR_PCAP_PERMISSION', out.live.message);
