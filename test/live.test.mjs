@@ -7,10 +7,10 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { talk, until, vethWithServer, whyNoLiveCapture } from './helpers/netns.mjs';
+import { talk, until, vethDown, vethWithServer, whyNoLiveCapture } from './helpers/netns.mjs';
 import { cliPath, ndjson, tcpsensor } from './helpers/run.mjs';
 
-const { open } = tcpsensor;
+const { open, TcpsensorError } = tcpsensor;
 
 const why = whyNoLiveCapture();
 const live = why ? test.skip : test.serial;
@@ -126,4 +126,11 @@ live(`the CLI on an interface: SIGINT flushes the open connection and exits 0${s
   t.is(stderr, '');
   const out = ndjson(stdout).filter(matches(env, open_.localPort));
   t.deepEqual(out.map((e) => e.event), ['new_connection', 'connection_established', 'connection_pending', 'connection_state_remove']);
+});
+
+live(`an interface that is down is ERR_PCAP_INTERFACE_DOWN at open()${suffix}`, (t) => {
+  const iface = vethDown(t);
+  const err = t.throws(() => open({ interface: iface }), { instanceOf: TcpsensorError });
+  t.is(err.code, 'ERR_PCAP_INTERFACE_DOWN');
+  t.true(err.message.includes(iface), err.message);
 });

@@ -22,6 +22,15 @@ export function whyNoLiveCapture() {
 
 let made = 0;
 
+// A veth pair in the root namespace, left down; removed in t.teardown.
+export function vethDown(t) {
+  const n = made++;
+  const host = `tsv${process.pid % 1000000}${n}a`;
+  t.teardown(() => spawnSync('ip', ['link', 'del', host]));
+  ip('link', 'add', host, 'type', 'veth', 'peer', 'name', `tsv${process.pid % 1000000}${n}b`);
+  return host;
+}
+
 // Creates the namespace, the veth pair and the server; removes them all
 // in t.teardown. The server (in the namespace, at `serverAddr`:`port`)
 // answers each chunk it receives with 'pong:' and the chunk, and closes
