@@ -1,9 +1,11 @@
 // Lifecycle: how iteration starts and ends: break, close(), stop(), an
 // AbortSignal, and the single-consumer rule.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PACKET, manyConnections, tupleKey } from './helpers/traces.mjs';
-import { collect, drain, named, scratch, tcpsensor } from './helpers/run.mjs';
+import { collect, drain, named, root, scratch, tcpsensor } from './helpers/run.mjs';
 
 const { open, TcpsensorError } = tcpsensor;
 
@@ -255,4 +257,18 @@ test('stop() mid-file: the connections started before the stop point are flushed
   }
   // The flush is the end of the stream.
   t.is(events.at(-1).event, 'connection_state_remove');
+});
+
+test('sensors left open do not keep the process alive', (t) => {
+  // One never iterated, one started and then left with its capture thread
+  // waiting for room in the queue.
+  const code = `
+    const { open } = require(process.argv[1]);
+    open({ file: process.argv[2] });
+    const it = open({ file: process.argv[2] }, { batchEvents: 16, highWaterMark: 1 })[Symbol.asyncIterator]();
+    it.next().then((r) => console.log(r.done ? 'ended' : 'walked away'));`;
+  const r = spawnSync(process.execPath, ['-e', code, join(root, 'dist', 'index.js'), file], { encoding: 'utf8', timeout: 10000 });
+  t.is(r.error, undefined, 'the process did not exit on its own');
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout, 'walked away\n');
 });

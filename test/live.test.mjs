@@ -8,7 +8,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { talk, until, vethDown, vethWithServer, whyNoLiveCapture } from './helpers/netns.mjs';
-import { cliPath, ndjson, tcpsensor } from './helpers/run.mjs';
+import { cliPath, drain, ndjson, tcpsensor } from './helpers/run.mjs';
 
 const { open, TcpsensorError } = tcpsensor;
 
@@ -134,3 +134,24 @@ live(`an interface that is down is ERR_PCAP_INTERFACE_DOWN at open()${suffix}`, 
   t.is(err.code, 'ERR_PCAP_INTERFACE_DOWN');
   t.true(err.message.includes(iface), err.message);
 });
+
+// A live read with no traffic waits on a promise the capture thread
+// settles; ending the sensor must settle it.
+for (const how of ['close', 'stop', 'abort']) {
+  live(`${how} ends an idle live capture promptly${suffix}`, async (t) => {
+    const env = await vethWithServer(t);
+    const controller = new AbortController();
+    const sensor = open({ interface: env.iface }, { signal: controller.signal });
+    t.teardown(() => sensor.close());
+    const reading = drain(sensor);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const start = Date.now();
+    if (how === 'abort') controller.abort();
+    else sensor[how]();
+    const { error } = await reading;
+    t.true(Date.now() - start < 2000, `ended ${Date.now() - start} ms later`);
+    t.true(sensor.closed);
+    if (how === 'abort') t.is(error?.code, 'ABORT_ERR');
+    else t.is(error, undefined);
+  });
+}
