@@ -42,6 +42,8 @@ test('break out of for-await closes the sensor; stats stay readable', async (t) 
   t.true(sensor.closed);
   const stats = sensor.stats();
   t.is(typeof stats.packetsReceived, 'number');
+  // (Today this reads 0 for any interrupted file read: see the failing
+  // tests in stats.test.mjs. It still guards against a capture that runs on.)
   t.true(stats.packetsReceived < trace.packets, 'capture stopped before the end of the file');
   // The stream is over for good.
   await t.throwsAsync(async () => {
