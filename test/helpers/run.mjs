@@ -1,5 +1,5 @@
 // Running the sensor and the CLI from tests.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,9 +11,13 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(root, 'dist', 'cli.js');
 
 let dir;
-// A fresh path in this test process's scratch directory.
+// A fresh path in this test process's scratch directory, which goes away
+// with the process (some traces are tens of megabytes).
 export function scratch(name) {
-  dir ??= mkdtempSync(join(tmpdir(), 'tcpsensor-test-'));
+  if (!dir) {
+    dir = mkdtempSync(join(tmpdir(), 'tcpsensor-test-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   return join(dir, name);
 }
 
