@@ -118,19 +118,27 @@ function toJson(ev: TcpEvent): string {
   });
 }
 
+// Bad input gets one line, and exit status 2.
+function usageError(err: unknown): number {
+  process.stderr.write(`tcpsensor: ${(err as Error).message} (see tcpsensor --help)\n`);
+  return 2;
+}
+
 async function main(): Promise<number> {
   let args: Args;
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`tcpsensor: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError(err);
   }
 
   let sensor: Sensor;
   try {
     sensor = open(args.source, args.options);
   } catch (err) {
+    // open() checks the option values (--events, --set) before anything
+    // is opened: what it refuses is bad input too.
+    if (err instanceof TypeError || err instanceof RangeError) return usageError(err);
     process.stderr.write(`tcpsensor: ${(err as Error).message}\n`);
     return 1;
   }

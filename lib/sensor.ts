@@ -49,6 +49,8 @@ export class Sensor implements AsyncIterable<TcpEvent> {
   #lastStats: SensorStats | null = null;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  /** Set when the signal aborted the sensor (not by an abort after the end). */
+  #abortedBy: { reason: unknown } | null = null;
 
   /** @internal use open() */
   constructor(config: NativeConfig, signal?: AbortSignal) {
@@ -60,7 +62,10 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     }
     if (signal) {
       this.#signal = signal;
-      this.#onAbort = () => this.close();
+      this.#onAbort = () => {
+        this.#abortedBy = { reason: signal.reason };
+        this.close();
+      };
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
   }
@@ -95,6 +100,8 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
     const iterator: AsyncIterator<TcpEvent> = {
       next: async (): Promise<IteratorResult<TcpEvent>> => {
+        // close() and aborts stop at once: the rest of a batch is not read.
+        if (!this.#native) reader = null;
         for (;;) {
           const ev = reader?.next();
           if (ev !== undefined) return { done: false, value: ev };
@@ -187,13 +194,18 @@ export class Sensor implements AsyncIterable<TcpEvent> {
 
   #claim(): void {
     if (this.#iterating) throw new TcpsensorError('ERR_ALREADY_ITERATING', 'a sensor has one consumer; it is already being iterated');
+    this.#throwIfAborted();
     if (!this.#native && !this.#ended) throw new TcpsensorError('ERR_CLOSED', 'the sensor is closed');
     this.#iterating = true;
   }
 
+  #throwIfAborted(): void {
+    if (this.#abortedBy) throw abortError(this.#abortedBy.reason);
+  }
+
   async #nextBatch(): Promise<BatchReader | null> {
     for (;;) {
-      if (this.#signal?.aborted) throw abortError(this.#signal.reason);
+      this.#throwIfAborted();
       const native = this.#native;
       if (!native) return null;
       if (!this.#started) {
@@ -201,7 +213,10 @@ export class Sensor implements AsyncIterable<TcpEvent> {
         native.start();
       } else {
         await yieldToLoop();
-        if (!this.#native) return this.#signal?.aborted ? Promise.reject(abortError(this.#signal.reason)) : null;
+        if (!this.#native) {
+          this.#throwIfAborted();
+          return null;
+        }
       }
       let buffer: ArrayBuffer | null;
       try {
@@ -211,7 +226,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
         throw fromNative(err);
       }
       if (buffer === null) {
-        if (this.#signal?.aborted) throw abortError(this.#signal.reason);
+        this.#throwIfAborted();
         this.#ended = true;
         return null;
       }

@@ -1,5 +1,5 @@
 // Running the sensor and the CLI from tests.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,17 +11,34 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(root, 'dist', 'cli.js');
 
 let dir;
-// A fresh path in this test process's scratch directory.
+// A fresh path in this test process's scratch directory, which goes away
+// with the process (some traces are tens of megabytes).
 export function scratch(name) {
-  dir ??= mkdtempSync(join(tmpdir(), 'tcpsensor-test-'));
+  if (!dir) {
+    dir = mkdtempSync(join(tmpdir(), 'tcpsensor-test-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   return join(dir, name);
 }
 
-// Every event of a capture file.
+// Every event of a capture file (a path, or a source such as { file, filter }).
 export async function collect(file, options = {}) {
   const events = [];
-  for await (const ev of tcpsensor.open({ file }, options)) events.push(ev);
+  const source = typeof file === 'string' ? { file } : file;
+  for await (const ev of tcpsensor.open(source, options)) events.push(ev);
   return events;
+}
+
+// Iterates a sensor to its end; resolves { events, error } where error is
+// what the iterator threw (if anything) after the events it delivered.
+export async function drain(sensor) {
+  const events = [];
+  try {
+    for await (const ev of sensor) events.push(ev);
+  } catch (error) {
+    return { events, error };
+  }
+  return { events, error: undefined };
 }
 
 export const named = (events, name) => events.filter((e) => e.event === name);
