@@ -41,6 +41,11 @@ export interface SensorStats {
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+// A consumer doing real work per event could hold the loop for a whole
+// batch, so the iterator also yields within a batch once this long passed.
+const YIELD_AFTER_MS = 10;
+const CHECK_EVERY = 256;
+
 export class Sensor implements AsyncIterable<TcpEvent> {
   #native: NativeSensor | null;
   #started = false;
@@ -51,6 +56,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
   #onAbort: (() => void) | undefined;
   /** Set when the signal aborted the sensor (not by an abort after the end). */
   #abortedBy: { reason: unknown } | null = null;
+  #lastYield = 0;
 
   /** @internal use open() */
   constructor(config: NativeConfig, signal?: AbortSignal) {
@@ -97,9 +103,14 @@ export class Sensor implements AsyncIterable<TcpEvent> {
   [Symbol.asyncIterator](): AsyncIterator<TcpEvent> {
     this.#claim();
     let reader: BatchReader | null = null;
+    let untilCheck = CHECK_EVERY;
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
     const iterator: AsyncIterator<TcpEvent> = {
       next: async (): Promise<IteratorResult<TcpEvent>> => {
+        if (--untilCheck === 0) {
+          untilCheck = CHECK_EVERY;
+          if (performance.now() - this.#lastYield > YIELD_AFTER_MS) await this.#yield();
+        }
         // close() and aborts stop at once: the rest of a batch is not read.
         if (!this.#native) reader = null;
         for (;;) {
@@ -140,10 +151,11 @@ export class Sensor implements AsyncIterable<TcpEvent> {
   close(): void {
     const native = this.#native;
     if (!native) return;
-    this.#lastStats = this.#readStats(native);
     this.#native = null;
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
     native.close();
+    // Read after the capture thread stopped: its final counters.
+    this.#lastStats = this.#readStats(native);
   }
 
   stats(): SensorStats {
@@ -199,6 +211,11 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     this.#iterating = true;
   }
 
+  async #yield(): Promise<void> {
+    await yieldToLoop();
+    this.#lastYield = performance.now();
+  }
+
   #throwIfAborted(): void {
     if (this.#abortedBy) throw abortError(this.#abortedBy.reason);
   }
@@ -212,7 +229,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
         this.#started = true;
         native.start();
       } else {
-        await yieldToLoop();
+        await this.#yield();
         if (!this.#native) {
           this.#throwIfAborted();
           return null;

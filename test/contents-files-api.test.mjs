@@ -86,7 +86,7 @@ test('a string that is not a uid: false, and null', async (t) => {
 // reports "no active connection with that uid" as a failure, and the addon
 // rejects with ERR_CONTENTS_FILE (native/core/tcp_reassembly.cc). Native
 // bug, reported.
-test.failing('a well-formed uid of no active connection: false [native bug: rejects ERR_CONTENTS_FILE]', async (t) => {
+test('a well-formed uid of no active connection: false', async (t) => {
   const sensor = open({ file: watchedTrace() }, tight);
   t.teardown(() => sensor.close());
   const it = sensor[Symbol.asyncIterator]();

@@ -168,12 +168,11 @@ test.failing('a file set after data was delivered but before it was acked catche
   t.is(readFileSync(p, 'latin1'), 'hello world');
 });
 
-// BUG (same root cause as above): without tcp_contents delivery the bytes of
-// out-of-order blocks are not kept, so a file set while such a block waits
-// above a hole gets a gap marker when the hole is filled. Zeek keeps every
-// block's bytes (Reassem.cc DataBlockList::Insert copies them) and
-// BlockInserted -> RecordBlock writes them: "ABCDEF".
-test.failing('a file set while data waits above a hole gets that data once the hole is filled', async (t) => {
+// Zeek keeps every block's bytes (Reassem.cc DataBlockList::Insert copies
+// them) and BlockInserted -> RecordBlock writes them when the hole is
+// filled: "ABCDEF". We keep the bytes of data waiting above a hole even
+// without tcp_contents delivery, for this.
+test('a file set while data waits above a hole gets that data once the hole is filled', async (t) => {
   const f = flow();
   f.handshake();
   at(f, 4, 'DEF');

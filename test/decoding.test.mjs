@@ -222,43 +222,41 @@ const be16 = (v) => Buffer.from([v >> 8, v & 0xff]);
 const snapIp = (p) => Buffer.concat([Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0]), be16(0x0800), p]);
 const ethTyped = (type, body) => Buffer.concat([MACS, be16(type), body]);
 
-// BUG: 802.3 frames with an LLC/SNAP header carrying IPv4 (OUI 0, type
-// 0x0800) are analysed by Zeek: Ethernet.cc AnalyzePacket, `protocol <= 1500`
-// with data[0..1] == 0xAA 0xAA -> SNAP analyzer (SNAP.cc) -> forwarding key
+// 802.3 frames with an LLC/SNAP header carrying IPv4 (OUI 0, type 0x0800)
+// are analysed by Zeek: Ethernet.cc AnalyzePacket, `protocol <= 1500` with
+// data[0..1] == 0xAA 0xAA -> SNAP analyzer (SNAP.cc) -> forwarding key
 // (oui << 16 | 0x0800), registered to ANALYZER_IP in
-// scripts/base/packet-protocols/snap/main.zeek. The same from a VLAN
-// (VLAN.cc). Ours: decode.cc by_ethertype / decode_link return NotIp for any
-// type below 1536.
-test.failing('802.3 + LLC/SNAP (plain and inside a VLAN) carries IP as Zeek decodes it', async (t) => {
+// scripts/base/packet-protocols/snap/main.zeek. The same from a VLAN (VLAN.cc).
+test('802.3 + LLC/SNAP (plain and inside a VLAN) carries IP as Zeek decodes it', async (t) => {
   t.deepEqual(await run(exchange({ link: (p) => ethTyped(p.length + 8, snapIp(p)) })), reference);
   t.deepEqual(await run(exchange({ link: (p) => ethTyped(0x8100, Buffer.concat([be16(5), be16(p.length + 8), snapIp(p)])) })), reference);
 });
 
-// BUG: VN-Tag (0x8926, VNTag.cc: 6 bytes, then an EtherType that
-// vntag/main.zeek forwards to VLAN) and 802.1ah PBB (0x88E7, PBB.cc: a
-// 4-byte I-TAG, then a whole inner Ethernet frame) are registered from
-// Ethernet (ethernet/main.zeek); ours: by_ethertype's default -> NotIp.
-test.failing('VN-Tag and PBB (802.1ah) encapsulations are decoded as Zeek decodes them', async (t) => {
+// VN-Tag (0x8926, VNTag.cc: 6 bytes, then an EtherType that vntag/main.zeek
+// forwards to VLAN) and 802.1ah PBB (0x88E7, PBB.cc: a 4-byte I-TAG, then a
+// whole inner Ethernet frame) are registered from Ethernet (ethernet/main.zeek).
+test('VN-Tag and PBB (802.1ah) encapsulations are decoded as Zeek decodes them', async (t) => {
   const vntag = (p) => ethTyped(0x8926, Buffer.concat([Buffer.from([0, 0, 0, 0]), be16(0x8100), be16(9), be16(0x0800), p]));
   t.deepEqual(await run(exchange({ link: vntag })), reference);
   const pbb = (p) => ethTyped(0x88e7, Buffer.concat([Buffer.from([0, 0, 0, 1]), MACS, be16(0x0800), p]));
   t.deepEqual(await run(exchange({ link: pbb })), reference);
 });
 
-// DIVERGENCE (we decode more than Zeek): Zeek's root analyzer has no
-// LINKTYPE_LOOP (108) entry (root/main.zeek), so its default analyzer, IP,
-// reads the 4-byte family as an IP header: unknown_ip_version, no
-// connection. Its NULL analyzer (Null.cc) reads the family little-endian and
+// Zeek's NULL analyzer (Null.cc) reads the family little-endian and
 // null/main.zeek registers only 2, 24, 28 and 30 (not Linux's AF_INET6 10,
-// nor a big-endian 2). Ethernet registers MPLS only for 0x8847, not 0x8848.
-// Ours accepts all of these (decode.cc decode_link kNull/kLoop,
-// kEtherMplsMulticast). Kept as a failing test for the lead to decide.
-test.failing('link types Zeek does not decode make no connections (LOOP, NULL with AF 10 or big-endian, MPLS 0x8848)', async (t) => {
+// nor a big-endian 2): such frames make no connection there, nor here.
+test('DLT_NULL frames with a family Zeek does not register make no connections', async (t) => {
   const none = async (v) => (await run(exchange(v))).length;
-  t.is(await none({ linktype: LINKTYPE.LOOP, link: loopLink }), 0);
   t.is(await none({ linktype: LINKTYPE.NULL, link: (p) => Buffer.concat([Buffer.from([10, 0, 0, 0]), p]), ends: V6 }), 0);
   t.is(await none({ linktype: LINKTYPE.NULL, link: (p) => Buffer.concat([Buffer.from([0, 0, 0, 2]), p]) }), 0);
-  t.is(await none({ link: (p) => ethTyped(0x8848, Buffer.concat([Buffer.from([0, 1, 0x11, 64]), p])) }), 0);
+});
+
+// Deliberately more than Zeek: it has no decoder for LINKTYPE_LOOP (108)
+// and registers MPLS only for 0x8847; we decode OpenBSD loopback captures
+// and multicast MPLS (0x8848) too, giving the same events as Ethernet.
+test('LINKTYPE_LOOP and MPLS multicast frames are decoded (an extension over Zeek)', async (t) => {
+  t.deepEqual(await run(exchange({ linktype: LINKTYPE.LOOP, link: loopLink })), reference);
+  t.deepEqual(await run(exchange({ link: (p) => ethTyped(0x8848, Buffer.concat([Buffer.from([0, 1, 0x11, 64]), p])) })), reference);
 });
 
 // --- IPv6 addresses that are not in the fixed header ---------------------------------
@@ -284,10 +282,10 @@ const viaRouting = (type) => (p) => {
   return ether(Buffer.concat([h, rh, p.subarray(40)]));
 };
 
-// BUG: ours keys and checksums with the fixed header's destination
-// (decode.cc parse_ip: p.dst = ip + 24), so the client's packets form a
-// second connection (to 2001:db8::99) and all fail the checksum (history C).
-test.failing('IPv6 routing header (type 0 and 2) with segments left: the final destination is the responder', async (t) => {
+// Keyed and checksummed with the fixed header's destination, the client's
+// packets would form a second connection (to 2001:db8::99) and all fail the
+// checksum (history C).
+test('IPv6 routing header (type 0 and 2) with segments left: the final destination is the responder', async (t) => {
   const ref6 = await run(exchange({ ends: V6 }));
   for (const type of [0, 2]) {
     const events = await run(exchange({ ends: V6, link: viaRouting(type) }));
@@ -298,8 +296,8 @@ test.failing('IPv6 routing header (type 0 and 2) with segments left: the final d
   }
 });
 
-// BUG: same for the source: a Home Address option makes it the source.
-test.failing('IPv6 Home Address destination option: the home address is the originator', async (t) => {
+// The same for the source: a Home Address option makes it the source.
+test('IPv6 Home Address destination option: the home address is the originator', async (t) => {
   const ref6 = await run(exchange({ ends: V6 }));
   const viaCareOf = (p) => {
     if (!p.subarray(8, 24).equals(CLIENT6)) return ether(p);
@@ -320,17 +318,46 @@ test.failing('IPv6 Home Address destination option: the home address is the orig
 
 // --- tunnels --------------------------------------------------------------------------
 //
-// BUG (scope): Zeek decapsulates tunnels even in bare mode (init-bare.zeek
-// loads base/packet-protocols; ip/main.zeek registers IPPROTO_IPIP (4) and
+// Zeek decapsulates tunnels even in bare mode (init-bare.zeek loads
+// base/packet-protocols; ip/main.zeek registers IPPROTO_IPIP (4) and
 // IPPROTO_IPV6 (41) to ANALYZER_IPTUNNEL and 47 to ANALYZER_GRE;
 // Tunnel::max_depth 4) and analyses the inner TCP connection exactly as an
-// unencapsulated one. Ours counts these as non-TCP (engine.cc handle_ip:
-// ip.proto != 6).
-test.failing('TCP inside IP-in-IP, 6in4 and GRE tunnels gives the inner connection events', async (t) => {
+// unencapsulated one.
+test('TCP inside IP-in-IP, 6in4 and GRE tunnels gives the inner connection events', async (t) => {
   const outer = (proto, body) => ether(ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto, payload: body }));
   t.deepEqual(await run(exchange({ link: (p) => outer(4, p) })), reference);
   const ref6 = await run(exchange({ ends: V6 }));
   t.deepEqual(await run(exchange({ ends: V6, link: (p) => outer(41, p) })), ref6);
   const gre = (p) => outer(47, Buffer.concat([Buffer.from([0, 0, 0x08, 0x00]), p]));
   t.deepEqual(await run(exchange({ link: gre })), reference);
+});
+
+// Zeek's Connection::CheckEncapsulation: each packet whose tunnels differ
+// from the connection's last ones is a change (tunnel_changed); past
+// Tunnel::max_changes_per_connection (5) each further change is the weird
+// tunnel_max_changes_per_connection_exceeded and the history gets one 'X'.
+test('a connection whose packets alternate between a GRE tunnel and the direct path gets X after 5 changes', async (t) => {
+  let k = 0;
+  const gre = (p) => ether(ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto: 47, payload: Buffer.concat([Buffer.from([0, 0, 0x08, 0x00]), p]) }));
+  // Packets 1..8 of the exchange: direct, GRE, direct, ... = 7 changes.
+  const alternate = (p) => (k++ % 2 === 0 ? ether(p) : gre(p));
+  const events = await run(exchange({ link: alternate }));
+  const weirds = events.filter((e) => e.event === 'conn_weird' && e.name === 'tunnel_max_changes_per_connection_exceeded');
+  t.is(weirds.length, 2);
+  // The 6th change is packet 7 (the server's FIN): X comes before its f.
+  t.is(events.find((e) => e.event === 'connection_state_remove').conn.history, 'ShADdFXf');
+  // Every packet still counts for the one connection.
+  t.is(events.filter((e) => e.event === 'tcp_packet').length, 8);
+});
+
+test('tunnels nest up to Zeek\'s Tunnel::max_depth (4)', async (t) => {
+  const wrap = (depth) => (p) => {
+    let inner = p;
+    for (let i = 0; i < depth; i++) inner = ipv4({ src: `192.0.2.${2 * i + 1}`, dst: `192.0.2.${2 * i + 2}`, proto: 4, payload: inner });
+    return ether(inner);
+  };
+  t.deepEqual(await run(exchange({ link: wrap(4) })), reference);
+  const { events, stats } = await collectWithStats(exchange({ link: wrap(5) }).write(scratch(`dec-${++n}.pcap`)), OPTS);
+  t.is(events.length, 0);
+  t.is(stats.malformed.exceeded_tunnel_max_depth, 8);
 });

@@ -92,7 +92,7 @@ test.serial('a long read does not starve timers: a 10 ms interval keeps firing',
 // connection whatever batchEvents says, and decoding it holds the event
 // loop for as long (about 200 ms for 12,500 connections on the machine
 // these tests were written on). Native bug, reported.
-test.serial.failing('the end-of-input flush is cut into batches of about batchEvents [native bug: Engine::finish is one group]', async (t) => {
+test.serial('the end-of-input flush is cut into batches of about batchEvents', async (t) => {
   // 5,000 connections all closed within half a second: all of them wait
   // for their tcp_close_delay when the input ends.
   const dense = manyConnections({ connections: 5000 });

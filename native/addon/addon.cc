@@ -279,7 +279,10 @@ private:
         if (!state_) return;
         State* state = state_;
         state_ = nullptr;
-        if (state->worker) state->worker->close();
+        if (state->worker) {
+            state->worker->close();
+            final_stats_ = state->worker->stats();
+        }
         if (env) {
             if (state->pending_read) {
                 state->pending_read->Resolve(env->Null());
@@ -349,11 +352,12 @@ private:
         return env.Undefined();
     }
 
+    // After close, the counters as the capture thread left them.
     Napi::Value stats(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
-        if (!state_) return env.Null();
+        if (!state_ && !final_stats_) return env.Null();
         Napi::Object o = Napi::Object::New(env);
-        const WorkerStats s = state_->worker->stats();
+        const WorkerStats s = state_ ? state_->worker->stats() : *final_stats_;
         auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
         set("packetsReceived", s.engine.packets);
         set("packetsDroppedByKernel", s.capture.dropped_by_kernel);
@@ -426,6 +430,7 @@ private:
     }
 
     State* state_;
+    std::optional<WorkerStats> final_stats_;
     bool hooked_ = false;
 };
 

@@ -49,6 +49,8 @@ void CaptureWorker::run() {
                 engine_->flush();
                 last_flush_ = packet.ts;
                 publish_stats();
+            } else if ((++packets_ & 0x3fff) == 0) {
+                publish_stats();
             }
             continue;
         }
@@ -80,6 +82,9 @@ void CaptureWorker::run() {
 }
 
 void CaptureWorker::on_batch(Batch batch) {
+    // Batches end between packets, where the engine's counters are
+    // consistent: a good moment for the reader's view of them.
+    publish_stats();
     std::unique_lock<std::mutex> lock(mu_);
     if (abort_.load()) {
         release_batch_buffer(batch.data, batch.capacity);
@@ -137,6 +142,8 @@ void CaptureWorker::close() {
     }
     if (source_) source_->interrupt();
     if (thread_.joinable()) thread_.join();
+    // The thread is gone; the counters as it left them stay readable.
+    if (engine_) publish_stats();
     std::lock_guard<std::mutex> lock(mu_);
     run_commands();  // answers what is still waiting, as not done
 }

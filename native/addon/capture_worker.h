@@ -93,6 +93,7 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<bool> abort_{false};
     double last_flush_ = 0;
+    uint64_t packets_ = 0;
 };
 
 }  // namespace tcpsensor

@@ -35,6 +35,16 @@ namespace tcpsensor {
     X(internally_truncated_header)    /* TCP header not fully captured */               \
     X(bad_TCP_header_len)             /* data offset below 5 */                         \
     X(bad_TCP_checksum)                                                                 \
+    X(truncated_GRE)                                                                    \
+    X(unknown_gre_version)                                                              \
+    X(egre_protocol_type)                                                               \
+    X(gre_routing)                                                                      \
+    X(unknown_gre_flags)                                                                \
+    X(non_ip_packet_in_encap)                                                           \
+    X(invalid_inner_IP_version)                                                         \
+    X(truncated_inner_IP)                                                               \
+    X(inner_IP_payload_length_mismatch)                                                 \
+    X(exceeded_tunnel_max_depth)                                                        \
     X(reassembly_memory_exceeded)     /* our bound on buffered stream bytes */          \
     X(history_truncated)              /* history longer than we keep */
 

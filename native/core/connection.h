@@ -185,6 +185,8 @@ struct ConnectionExtras {
     EndpointExtras ep[2];
     WeirdCounts weirds;
     ContentsFiles contents_files;
+    uint64_t encapsulation = 0;  // fingerprint of the tunnels its packets came through
+    uint8_t tunnel_changes = 0;
 };
 
 struct Connection {

@@ -21,11 +21,13 @@ constexpr uint16_t kEtherMplsUnicast = 0x8847;
 constexpr uint16_t kEtherMplsMulticast = 0x8848;
 constexpr uint16_t kEtherPppoeSession = 0x8864;
 constexpr uint16_t kEtherCiscoFabricPath = 0x8903;
+constexpr uint16_t kEtherVnTag = 0x8926;
+constexpr uint16_t kEtherPbb = 0x88E7;
 constexpr uint16_t kPppIPv4 = 0x0021;
 constexpr uint16_t kPppIPv6 = 0x0057;
 
-// Nesting bound for VLAN/MPLS/PPPoE chains: a frame of nothing but tags must
-// not keep the decoder busy.
+// Nesting bound for tag chains: a frame of nothing but tags must not keep
+// the decoder busy.
 constexpr int kMaxEncapsulations = 16;
 
 LinkResult by_ip_version(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint32_t* l3_offset) {
@@ -36,25 +38,59 @@ LinkResult by_ip_version(const uint8_t* frame, uint32_t caplen, uint32_t offset,
     return LinkResult::Ip;
 }
 
+// What follows an Ethernet or VLAN header whose type field is an 802.3
+// length: IP only behind SNAP with a zero OUI, as Zeek's SNAP analyzer has
+// it registered.
+LinkResult by_llc(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint32_t* l3_offset) {
+    if (offset >= caplen || caplen - offset < 2) return LinkResult::Malformed;
+    const uint8_t* p = frame + offset;
+    if (p[0] != 0xAA || p[1] != 0xAA) return LinkResult::NotIp;  // plain LLC or Novell raw
+    const uint32_t left = caplen - offset;
+    if (left < 3) return LinkResult::Malformed;
+    const uint32_t llc = (p[2] & 0x03) == 0x03 ? 3 : 4;
+    if (left < llc + 5) return LinkResult::Malformed;
+    const uint32_t oui = (uint32_t{p[llc]} << 16) | (uint32_t{p[llc + 1]} << 8) | p[llc + 2];
+    const uint16_t type = load_be16(p + llc + 3);
+    if (oui != 0 || (type != kEtherIPv4 && type != kEtherIPv6)) return LinkResult::NotIp;
+    *l3_offset = offset + llc + 5;
+    return *l3_offset < caplen ? LinkResult::Ip : LinkResult::Malformed;
+}
+
+LinkResult ethernet(const uint8_t* frame, uint32_t caplen, uint32_t base, uint32_t* l3_offset, int depth);
+
 // Follows an EtherType chain starting at `offset` (which holds the type's
-// payload) until IP is reached.
+// payload) until IP is reached, with the dispatch Zeek's packet analyzers
+// register (base/packet-protocols).
 LinkResult by_ethertype(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint16_t type,
-                        uint32_t* l3_offset) {
-    for (int depth = 0; depth < kMaxEncapsulations; ++depth) {
+                        uint32_t* l3_offset, int depth = 0) {
+    for (; depth < kMaxEncapsulations; ++depth) {
+        if (offset >= caplen) return LinkResult::Malformed;
+        const uint32_t left = caplen - offset;
         switch (type) {
             case kEtherIPv4:
             case kEtherIPv6:
-                if (offset >= caplen) return LinkResult::Malformed;
                 *l3_offset = offset;
                 return LinkResult::Ip;
             case kEtherVlan:
             case kEtherQinQ:
             case kEtherQinQOld:
-                if (caplen - offset <= 4 || offset >= caplen) return LinkResult::Malformed;
+                if (left <= 4) return LinkResult::Malformed;
                 type = load_be16(frame + offset + 2);
                 offset += 4;
-                if (type < 1536) return LinkResult::NotIp;  // 802.3 length: LLC/SNAP
+                if (type <= 1500) return by_llc(frame, caplen, offset, l3_offset);
+                if (type < 1536) return LinkResult::NotIp;
                 continue;
+            case kEtherVnTag:
+                if (left <= 6) return LinkResult::Malformed;
+                type = load_be16(frame + offset + 4);
+                offset += 6;
+                // Zeek follows a VN-Tag only into VLAN tags.
+                if (type != kEtherVlan && type != kEtherQinQ && type != kEtherQinQOld) return LinkResult::NotIp;
+                continue;
+            case kEtherPbb:
+                // An 802.1ah I-TAG, then the customer's whole Ethernet frame.
+                if (left <= 18) return LinkResult::Malformed;
+                return ethernet(frame, caplen, offset + 4, l3_offset, depth + 1);
             case kEtherMplsUnicast:
             case kEtherMplsMulticast: {
                 bool bottom = false;
@@ -66,7 +102,7 @@ LinkResult by_ethertype(const uint8_t* frame, uint32_t caplen, uint32_t offset, 
                 return by_ip_version(frame, caplen, offset, l3_offset);
             }
             case kEtherPppoeSession: {
-                if (offset >= caplen || caplen - offset <= 8) return LinkResult::Malformed;
+                if (left <= 8) return LinkResult::Malformed;
                 const uint16_t ppp = load_be16(frame + offset + 6);
                 offset += 8;
                 if (ppp == kPppIPv4 || ppp == kPppIPv6) {
@@ -80,6 +116,18 @@ LinkResult by_ethertype(const uint8_t* frame, uint32_t caplen, uint32_t offset, 
         }
     }
     return LinkResult::Malformed;
+}
+
+LinkResult ethernet(const uint8_t* frame, uint32_t caplen, uint32_t base, uint32_t* l3_offset, int depth) {
+    if (caplen <= base || caplen - base <= 16) return LinkResult::Malformed;
+    if (load_be16(frame + base + 12) == kEtherCiscoFabricPath) {
+        if (caplen - base <= 16 + 14) return LinkResult::Malformed;
+        base += 16;
+    }
+    const uint16_t type = load_be16(frame + base + 12);
+    if (type <= 1500) return by_llc(frame, caplen, base + 14, l3_offset);
+    if (type < 1536) return LinkResult::NotIp;
+    return by_ethertype(frame, caplen, base + 14, type, l3_offset, depth);
 }
 
 }  // namespace
@@ -104,33 +152,29 @@ bool linktype_supported(int lt) {
 
 LinkResult decode_link(int lt, const uint8_t* frame, uint32_t caplen, uint32_t* l3_offset) {
     switch (lt) {
-        case linktype::kEthernet: {
-            if (caplen <= 16) return LinkResult::Malformed;
-            uint32_t base = 0;
-            if (load_be16(frame + 12) == kEtherCiscoFabricPath) {
-                if (caplen <= 16 + 14) return LinkResult::Malformed;
-                base = 16;
-            }
-            const uint16_t type = load_be16(frame + base + 12);
-            if (type < 1536) return LinkResult::NotIp;
-            return by_ethertype(frame, caplen, base + 14, type, l3_offset);
-        }
+        case linktype::kEthernet:
+            return ethernet(frame, caplen, 0, l3_offset, 0);
         case linktype::kLinuxSll:
             if (caplen <= 16) return LinkResult::Malformed;
             return by_ethertype(frame, caplen, 16, load_be16(frame + 14), l3_offset);
         case linktype::kLinuxSll2:
             if (caplen <= 20) return LinkResult::Malformed;
             return by_ethertype(frame, caplen, 20, load_be16(frame), l3_offset);
-        case linktype::kNull:
-        case linktype::kLoop: {
+        case linktype::kNull: {
+            // As Zeek reads DLT_NULL: the family little-endian; 2 is IPv4 and
+            // 24, 28, 30 are the BSDs' IPv6.
             if (caplen <= 4) return LinkResult::Malformed;
-            // DLT_NULL writes the family in the capturing host's byte order;
-            // the families we accept are small, so whichever half is
-            // non-zero tells the order.
-            uint32_t family = lt == linktype::kLoop ? load_be32(frame) : load_le32(frame);
-            if (lt == linktype::kNull && family > 0xffff) family = load_be32(frame);
-            // 2: AF_INET everywhere; 10, 24, 28, 30: AF_INET6 on Linux and the BSDs.
-            if (family == 2 || family == 10 || family == 24 || family == 28 || family == 30)
+            const uint32_t family = load_le32(frame);
+            if (family == 2 || family == 24 || family == 28 || family == 30)
+                return by_ip_version(frame, caplen, 4, l3_offset);
+            return LinkResult::NotIp;
+        }
+        case linktype::kLoop: {
+            // OpenBSD's loopback: the family in network order. Zeek has no
+            // decoder for it; we take the families DLT_NULL has.
+            if (caplen <= 4) return LinkResult::Malformed;
+            const uint32_t family = load_be32(frame);
+            if (family == 2 || family == 24 || family == 28 || family == 30)
                 return by_ip_version(frame, caplen, 4, l3_offset);
             return LinkResult::NotIp;
         }
@@ -176,7 +220,39 @@ struct Ipv6Chain {
     uint8_t last_type = 0;    // type of the last header in the chain
     uint8_t next = kProtoNone;
     const uint8_t* fragment = nullptr;
+    const uint8_t* final_destination = nullptr;  // from a routing header with segments left
+    const uint8_t* home_address = nullptr;       // Mobile IPv6 Home Address option
+    bool routing_seen = false;
 };
+
+// A routing header names the final destination when segments are left
+// (types 0 and 2, with Zeek's length rules); the first one counts.
+void routing_header(Ipv6Chain* chain, const uint8_t* r, uint32_t len) {
+    if (chain->routing_seen) return;
+    chain->routing_seen = true;
+    const uint8_t hdr_len = r[1], type = r[2], segments_left = r[3];
+    if (segments_left == 0) return;
+    if ((type == 0 && hdr_len >= 2 && hdr_len % 2 == 0) || (type == 2 && hdr_len == 2))
+        chain->final_destination = r + len - 16;
+}
+
+// Destination options may carry a Home Address, which stands in for the
+// source address.
+void destination_options(Ipv6Chain* chain, const uint8_t* d, uint32_t len) {
+    const uint8_t* p = d + 2;
+    uint32_t left = len - 2;
+    while (left > 0) {
+        if (p[0] == 0) {  // Pad1
+            ++p;
+            --left;
+            continue;
+        }
+        if (left < 2 || left < 2u + p[1]) return;
+        if (p[0] == 201 && p[1] == 16 && !chain->home_address) chain->home_address = p + 2;
+        left -= 2u + p[1];
+        p += 2u + p[1];
+    }
+}
 
 // Walks the IPv6 header chain the way Zeek does: it ends at a fragment,
 // ESP or mobility header, at a non-extension next header, or before a
@@ -217,6 +293,8 @@ Ipv6Chain walk_ipv6_chain(const uint8_t* ip6, uint32_t available) {
         }
         if (len > available) break;
         if (current == kProtoFragment) chain.fragment = p;
+        if (!first && current == kProtoRouting) routing_header(&chain, p, len);
+        if (!first && current == kProtoDstOpts) destination_options(&chain, p, len);
         chain.last_type = first ? 41 : current;
         chain.next = following;
         chain.length = static_cast<uint16_t>(chain.length + len);
@@ -288,8 +366,8 @@ IpResult parse_ip(const uint8_t* ip, uint32_t captured, uint32_t wire, bool igno
             p.more_fragments = false;
             p.id = 0;
         }
-        p.src = IpAddress::from_v6(ip + 8);
-        p.dst = IpAddress::from_v6(ip + 24);
+        p.src = IpAddress::from_v6(chain.home_address ? chain.home_address : ip + 8);
+        p.dst = IpAddress::from_v6(chain.final_destination ? chain.final_destination : ip + 24);
     } else {
         return drop(Anomaly::unknown_ip_version);
     }

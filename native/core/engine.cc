@@ -66,22 +66,27 @@ void Engine::handle_frame(const PacketView& packet) {
         case LinkResult::Ip:
             break;
     }
+    const uint32_t wire = packet.wirelen > l3 ? packet.wirelen - l3 : 0;
+    handle_l3(packet.data + l3, packet.caplen - l3, wire, packet.ts, Encapsulation{});
+}
+
+void Engine::handle_l3(const uint8_t* data, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap) {
     IpPacket ip;
     Anomaly why;
-    const uint32_t wire = packet.wirelen > l3 ? packet.wirelen - l3 : 0;
-    const IpResult r = parse_ip(packet.data + l3, packet.caplen - l3, wire, options_.ignore_checksums, &ip, &why);
+    const IpResult r = parse_ip(data, captured, wire, options_.ignore_checksums, &ip, &why);
     if (why != Anomaly::Count) count(why);
     if (r == IpResult::Drop) return;
     if (r == IpResult::Fragment) {
         IpPacket whole;
         if (!fragments_.add(ip, network_time_, &whole, stats_.anomalies.data())) return;
-        handle_ip(whole, packet.ts);
+        handle_ip(whole, t, encap);
         return;
     }
-    handle_ip(ip, packet.ts);
+    handle_ip(ip, t, encap);
 }
 
-void Engine::handle_ip(IpPacket& ip, double t) {
+void Engine::handle_ip(IpPacket& ip, double t, const Encapsulation& encap) {
+    if (ip.proto == 4 || ip.proto == 41 || ip.proto == 47) return handle_tunnel(ip, t, encap);
     if (ip.proto != 6) {
         if (ip.proto == 59) count(Anomaly::ipv6_no_next);
         ++stats_.packets_non_tcp;
@@ -97,18 +102,20 @@ void Engine::handle_ip(IpPacket& ip, double t) {
     const uint32_t h = table_.hash(src, dst);
     Connection* c = table_.find(src, dst, h);
     if (!c) {
-        c = new_connection(src, dst, th, h, t);
+        c = new_connection(src, dst, th, h, t, encap);
     } else if (is_reuse(*c, th, t)) {
         if (writer_.wants(EventKind::connection_reused)) writer_.conn_event(EventKind::connection_reused, *c);
         remove_connection(*c);
-        c = new_connection(src, dst, th, h, t);
+        c = new_connection(src, dst, th, h, t, encap);
+    } else {
+        check_encapsulation(*c, encap);
     }
     const bool is_orig = c->orig_id() == src;
     deliver_packet(*c, is_orig, ip, th, t);
 }
 
 Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
-                                   double t) {
+                                   double t, const Encapsulation& encap) {
     // Anything but a pure SYN may come from the server: with both ports
     // plausible, only a non-SYN towards a higher port is turned around
     // (a SYN-ACK could be a stealth scan's).
@@ -128,6 +135,7 @@ Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, c
     c->side[1] = flip ? src : dst;
     c->uid = next_uid();
     c->start_time = c->last_time = t;
+    if (encap.fingerprint) c->more().encapsulation = encap.fingerprint;
     if (flip) {
         add_history_letter(*c, '^');
         if (writer_.wants(EventKind::connection_flipped)) writer_.conn_event(EventKind::connection_flipped, *c);
@@ -222,7 +230,12 @@ bool Engine::timer_live(const TimerEntry& e) const {
 void Engine::expire_timers(double now) {
     fragments_.expire(now);
     timers_.advance(now, [this](const TimerEntry& e) { return timer_live(e); });
-    while (timers_.ready(now)) dispatch_timer(timers_.pop(), now, false);
+    while (timers_.ready(now)) {
+        dispatch_timer(timers_.pop(), now, false);
+        // Timers that raise events remove their connection: a mass timeout
+        // may span batches.
+        writer_.next_group();
+    }
 }
 
 void Engine::dispatch_timer(const TimerEntry& e, double now, bool terminating) {
@@ -297,11 +310,15 @@ void Engine::finish() {
     // Zeek expires every pending timer at termination; only the attempt and
     // reset timers act then.
     timers_.advance_all([this](const TimerEntry& e) { return timer_live(e) && acts_at_termination(e.kind); });
-    while (!timers_.empty()) dispatch_timer(timers_.pop(), network_time_, true);
+    while (!timers_.empty()) {
+        dispatch_timer(timers_.pop(), network_time_, true);
+        writer_.next_group();
+    }
     table_.for_each([this](Connection* c) {
         done(*c, true);
         if (writer_.wants(EventKind::connection_state_remove))
             writer_.conn_event(EventKind::connection_state_remove, *c);
+        writer_.next_group();
     });
     std::vector<Connection*> all;
     all.reserve(table_.size());

@@ -28,6 +28,14 @@
 
 namespace tcpsensor {
 
+// The tunnels a packet arrived through, as Zeek compares them (tunnel
+// kind, IP protocol and the unordered address pair of each layer),
+// condensed to a fingerprint; depth 0 is a packet seen directly.
+struct Encapsulation {
+    uint64_t fingerprint = 0;
+    uint8_t depth = 0;
+};
+
 struct PacketView {
     double ts;
     const uint8_t* data;
@@ -77,8 +85,8 @@ public:
     double network_time() const { return network_time_; }
 
     // Zeek's set_contents_file / get_contents_file, by uid. Returns false
-    // if no such connection is active (or the file cannot be opened, with
-    // *error set).
+    // if no such connection is active, or (with *error set) if the file
+    // cannot be opened.
     bool set_contents_file(uint64_t uid, ContentsDirection dir, const std::string& path, std::string* error);
     bool get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path) const;
 
@@ -88,9 +96,14 @@ public:
 private:
     // --- packet path (engine.cc) ---
     void handle_frame(const PacketView& packet);
-    void handle_ip(IpPacket& ip, double t);
+    // The packet path from the IP layer on; `encap` describes the tunnels
+    // the packet came through (tunnels.cc).
+    void handle_l3(const uint8_t* ip, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap);
+    void handle_ip(IpPacket& ip, double t, const Encapsulation& encap);
+    void handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap);
+    void check_encapsulation(Connection& c, const Encapsulation& encap);
     Connection* new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
-                               double t);
+                               double t, const Encapsulation& encap);
     bool is_reuse(Connection& c, const TcpHeader& th, double t);
     void remove_connection(Connection& c);
     void done(Connection& c, bool terminating);

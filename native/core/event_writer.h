@@ -73,6 +73,14 @@ public:
     // before it) is processed; batches only end between groups.
     void begin_group(double network_time);
     void end_group();
+    // Ends the group and starts the next at the same time: where the events
+    // before and after cannot share a connection record (a timer that
+    // removed its connection, one connection of the final flush), so that
+    // a batch may end there.
+    void next_group() {
+        end_group();
+        begin_group(now_);
+    }
     void flush();
     double network_time() const { return now_; }
     uint64_t events_written() const { return events_written_; }

@@ -76,11 +76,12 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
     if (s.skip_deliveries) return;
 
     // Our own bounds (Zeek has none): total buffered bytes, and blocks per
-    // endpoint. Past them this endpoint stops reassembling, as Zeek does at
-    // its per-endpoint limits.
+    // endpoint. An endpoint whose bytes must be delivered stops reassembling
+    // past them, as Zeek does at its per-endpoint limits; one that only
+    // needs intervals just stops keeping bytes.
     const bool needs_bytes = stream_needs_bytes(c, side);
-    if ((needs_bytes && block_memory_.bytes_held + static_cast<uint64_t>(len) > options_.max_reassembly_bytes) ||
-        (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint)) {
+    const bool memory_left = block_memory_.bytes_held + static_cast<uint64_t>(len) <= options_.max_reassembly_bytes;
+    if ((needs_bytes && !memory_left) || (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint)) {
         count(Anomaly::reassembly_memory_exceeded);
         stats_.reassembly_dropped_bytes += static_cast<uint64_t>(len) + (s.blocks ? s.blocks->data_size() : 0);
         clear_blocks(c, side);
@@ -105,10 +106,13 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
             s.skip_deliveries = true;
         }
     }
-    // The packet's bytes go away now: keep what will still be needed.
+    // The packet's bytes go away now: keep what will still be needed. Data
+    // above a hole is kept whenever memory allows (a contents file set
+    // later still gets it, as Zeek's would); delivered data only for overlap
+    // checks.
     if (s.blocks) {
         const bool keep_all = writer_.wants(EventKind::rexmit_inconsistency) || options_.tcp_max_old_segments > 0;
-        s.blocks->settle(s.last_reassem_seq, needs_bytes, keep_all);
+        s.blocks->settle(s.last_reassem_seq, needs_bytes || memory_left, keep_all);
     }
 }
 
@@ -357,10 +361,7 @@ bool Engine::set_contents_file(uint64_t uid, ContentsDirection dir, const std::s
     table_.for_each([&](Connection* c) {
         if (c->uid == uid) target = c;
     });
-    if (!target) {
-        *error = "no active connection with that uid";
-        return false;
-    }
+    if (!target) return false;
     Connection& c = *target;
     std::shared_ptr<ContentsFile> file;
     if (dir != ContentsDirection::None) {

@@ -1,0 +1,163 @@
+// IP tunnels, decapsulated as Zeek's packet analysis does even in bare
+// mode: IP in IP (protocols 4 and 41) and GRE (47; version 0 with raw IP,
+// transparent Ethernet bridging or ERSPAN inside, version 1 as PPTP). The
+// inner packet runs through the same path; the connection notes the tunnels
+// it came through, and when they change (Zeek's tunnel_changed) more than
+// Tunnel::max_changes_per_connection times, it gets history X and the weird
+// tunnel_max_changes_per_connection_exceeded.
+#include <cstring>
+
+#include "byte_order.h"
+#include "engine.h"
+
+namespace tcpsensor {
+
+namespace {
+
+// Zeek's Tunnel::max_depth and Tunnel::max_changes_per_connection.
+constexpr uint8_t kMaxTunnelDepth = 4;
+constexpr uint8_t kMaxTunnelChanges = 5;
+// Zeek's session-level history bit for analyzer limits ('X').
+constexpr uint32_t kHistLimitReached = 0x400;
+
+enum class TunnelKind : uint8_t { Ip = 1, Gre = 2 };
+
+uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+// One more layer: Zeek compares tunnels by kind, IP protocol and the
+// unordered pair of addresses.
+Encapsulation add_layer(const Encapsulation& encap, const IpPacket& outer, TunnelKind kind) {
+    const bool forward = !(outer.dst < outer.src);
+    const IpAddress& a = forward ? outer.src : outer.dst;
+    const IpAddress& b = forward ? outer.dst : outer.src;
+    uint64_t h = mix(encap.fingerprint ? encap.fingerprint : 0x6a09e667f3bcc909ull,
+                     (static_cast<uint64_t>(kind) << 8) | outer.proto);
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, a.bytes + i, 8);
+        h = mix(h, w);
+        std::memcpy(&w, b.bytes + i, 8);
+        h = mix(h, w);
+    }
+    return Encapsulation{h | 1, static_cast<uint8_t>(encap.depth + 1)};
+}
+
+uint32_t gre_header_len(uint16_t flags) {
+    uint32_t len = 4;
+    if (flags & 0x8000) len += 4;  // checksum
+    if (flags & 0x2000) len += 4;  // key
+    if (flags & 0x1000) len += 4;  // sequence
+    if (flags & 0x0080) len += 4;  // acknowledgement
+    return len;
+}
+
+}  // namespace
+
+void Engine::check_encapsulation(Connection& c, const Encapsulation& encap) {
+    const uint64_t before = c.extras ? c.extras->encapsulation : 0;
+    if (before == encap.fingerprint) return;
+    ConnectionExtras& x = c.more();
+    x.encapsulation = encap.fingerprint;
+    if (x.tunnel_changes < kMaxTunnelChanges) {
+        ++x.tunnel_changes;
+        return;
+    }
+    weird(c, "tunnel_max_changes_per_connection_exceeded");
+    if (!(c.hist_seen & kHistLimitReached)) {
+        c.hist_seen |= kHistLimitReached;
+        add_history_letter(c, 'X');
+    }
+}
+
+void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap) {
+    if (encap.depth >= kMaxTunnelDepth) return count(Anomaly::exceeded_tunnel_max_depth);
+    const uint8_t* data = outer.payload;
+    uint32_t len = outer.captured_payload;
+
+    if (outer.proto == 4 || outer.proto == 41) {
+        // The payload, as captured, is the inner IP packet.
+        return handle_l3(data, len, len, t, add_layer(encap, outer, TunnelKind::Ip));
+    }
+
+    // GRE.
+    if (len < 4) return count(Anomaly::truncated_GRE);
+    const uint16_t flags_ver = load_be16(data);
+    const uint16_t proto = load_be16(data + 2);
+    const int version = flags_ver & 0x0007;
+    const uint32_t gre_len = gre_header_len(flags_ver);
+    const uint32_t pptp_len = version == 1 ? 4 : 0;
+    uint32_t eth_len = 0;
+    uint32_t erspan_len = 0;
+    bool ethernet = false;
+
+    if (version != 0 && version != 1) return count(Anomaly::unknown_gre_version);
+    if (version == 0) {
+        if (proto == 0x6558) {  // transparent Ethernet bridging
+            if (len <= gre_len + 14) return count(Anomaly::truncated_GRE);
+            eth_len = 14;
+            ethernet = true;
+        } else if (proto == 0x88be) {  // ERSPAN type II
+            if (len <= gre_len + 14) return count(Anomaly::truncated_GRE);
+            eth_len = 14;
+            ethernet = true;
+            if (flags_ver & 0x1000) {
+                erspan_len += 8;
+                if (len < gre_len + eth_len + erspan_len) return count(Anomaly::truncated_GRE);
+            }
+        } else if (proto == 0x22eb) {  // ERSPAN type III
+            if (len <= gre_len + 14 + 12) return count(Anomaly::truncated_GRE);
+            erspan_len = 12;
+            eth_len = 14;
+            ethernet = true;
+            if (data[gre_len + erspan_len - 1] & 0x01) {
+                if (len <= gre_len + erspan_len + 8 + eth_len) return count(Anomaly::truncated_GRE);
+                erspan_len += 8;
+            }
+        } else if (((proto & 0x8200) == 0x8200 && (proto & 0x0f) == 0) ||
+                   ((proto & 0x8300) == 0x8300 && (proto & 0x0f) == 0 && proto <= 0x8370) || proto == 0x9000) {
+            // Wireless frames (Aruba) or loopback: no IP for us.
+            if (len <= gre_len) return count(Anomaly::truncated_GRE);
+            ++stats_.packets_non_ip;
+            return;
+        }
+    } else if (proto != 0x880b) {
+        return count(Anomaly::egre_protocol_type);
+    }
+    if (flags_ver & 0x4000) return count(Anomaly::gre_routing);
+    if (flags_ver & 0x0078) return count(Anomaly::unknown_gre_flags);
+    if (len < gre_len + pptp_len + eth_len + erspan_len) return count(Anomaly::truncated_GRE);
+
+    const uint32_t skip = gre_len + pptp_len + erspan_len;
+    data += skip;
+    len -= skip;
+    const Encapsulation inner = add_layer(encap, outer, TunnelKind::Gre);
+
+    if (version == 1) {
+        // PPTP: PPP carrying IPv4 or IPv6, which must fill the payload exactly.
+        const uint16_t ppp = load_be16(outer.payload + gre_len + 2);
+        if (ppp != 0x0021 && ppp != 0x0057) return count(Anomaly::non_ip_packet_in_encap);
+        const uint8_t want = ppp == 0x0021 ? 4 : 6;
+        if (len < (want == 4 ? 20u : 40u)) return count(Anomaly::truncated_inner_IP);
+        if ((data[0] >> 4) != want) return count(Anomaly::invalid_inner_IP_version);
+        const uint32_t total = want == 4 ? load_be16(data + 2) : load_be16(data + 4) + 40u;
+        if (len != total) return count(len < total ? Anomaly::truncated_inner_IP : Anomaly::inner_IP_payload_length_mismatch);
+        return handle_l3(data, len, len, t, inner);
+    }
+    if (!ethernet) return handle_l3(data, len, len, t, inner);
+
+    uint32_t l3 = 0;
+    switch (decode_link(linktype::kEthernet, data, len, &l3)) {
+        case LinkResult::NotIp:
+            ++stats_.packets_non_ip;
+            return;
+        case LinkResult::Malformed:
+            return count(Anomaly::link_truncated);
+        case LinkResult::Ip:
+            return handle_l3(data + l3, len - l3, len - l3, t, inner);
+    }
+}
+
+}  // namespace tcpsensor
