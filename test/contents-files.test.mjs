@@ -139,8 +139,12 @@ test('setContentsFile on an unknown uid resolves false; none stops writing', asy
   t.deepEqual(results, [false, true, null]);
 });
 
-// BUG: a contents file set while delivered data is still unacknowledged gets
-// a gap marker where Zeek writes those bytes. Zeek, TCP_Reassembler.cc
+// KNOWN DIVERGENCE (by design, see docs/CONFORMANCE.md): a contents file set
+// while delivered data is still unacknowledged gets a gap marker where Zeek
+// writes those bytes. Keeping every delivered byte until its ack would cost a
+// copy per data packet for a rarely used feature; we keep them only when
+// something already needs them (tcp_contents, a contents file, overlap
+// checks). Zeek, TCP_Reassembler.cc
 // SetContentsFile: when not yet recording and `! block_list.Empty()`, it
 // calls RecordToSeq(block_list.Begin()->second.seq, last_reassem_seq, f),
 // which RecordBlock()s the delivered-but-unacked blocks (their bytes are
