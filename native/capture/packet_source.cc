@@ -166,6 +166,42 @@ PacketSource::Next PacketSource::next_from_reader(PacketView* packet, CaptureErr
     }
 }
 
+PacketSource::Next PacketSource::next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error) {
+    *count = 0;
+    if (!reader_ || offline_filter_) {
+        const Next r = next(packets, error);
+        if (r == Next::Packet) *count = 1;
+        return r;
+    }
+    if (interrupted_.load(std::memory_order_relaxed)) return Next::End;
+    constexpr size_t kMax = 64;
+    SavefileReader::Record records[kMax];
+    size_t n = 0;
+    const auto result = reader_->next_batch(records, max < kMax ? max : kMax, &n);
+    switch (result) {
+        case SavefileReader::Result::Packet:
+            break;
+        case SavefileReader::Result::End:
+            return Next::End;
+        case SavefileReader::Result::Truncated:
+            fail(error, "ERR_PCAP_TRUNCATED", "capture file ends inside a packet: " + reader_->error());
+            return Next::Error;
+        case SavefileReader::Result::Invalid:
+        case SavefileReader::Result::IoError:
+            fail(error, "ERR_PCAP_READ", "reading packets failed: " + reader_->error());
+            return Next::Error;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        packets[i].ts = static_cast<double>(records[i].sec) + static_cast<double>(records[i].usec) / 1e6;
+        packets[i].data = records[i].data;
+        packets[i].caplen = records[i].caplen;
+        packets[i].wirelen = records[i].wirelen;
+    }
+    received_ += n;
+    *count = n;
+    return Next::Packet;
+}
+
 PacketSource::Next PacketSource::next(PacketView* packet, CaptureError* error) {
     if (reader_) return next_from_reader(packet, error);
     pcap_pkthdr* header;

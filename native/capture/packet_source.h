@@ -51,6 +51,10 @@ public:
     enum class Next { Packet, Timeout, End, Error };
     // The next packet, viewed in place. Timeout only happens live.
     Next next(PacketView* packet, CaptureError* error);
+    // Up to `max` packets (at least one on Packet), all viewed in place
+    // until the next call. libpcap hands out one at a time; our own file
+    // reader as many as its buffer holds.
+    Next next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error);
 
     int linktype() const { return linktype_; }
     bool live() const { return live_; }

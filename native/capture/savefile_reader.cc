@@ -82,6 +82,31 @@ bool SavefileReader::fill(size_t need) {
     return end_ - pos_ >= need;
 }
 
+SavefileReader::Result SavefileReader::next_batch(Record* out, size_t max, size_t* count) {
+    *count = 0;
+    const Result first = next(out);
+    if (first != Result::Packet) return first;
+    size_t n = 1;
+    // Further records only as far as the buffer already holds them: a
+    // refill would move the ones handed out.
+    while (n < max && end_ - pos_ >= 16) {
+        const uint8_t* h = buf_.data() + pos_;
+        const uint32_t caplen = get32(h + 8, swapped_);
+        if (caplen > kMaxCaplen && caplen > snaplen_) break;  // next() reports it
+        if (end_ - pos_ < 16 + static_cast<size_t>(caplen)) break;
+        Record& r = out[n++];
+        r.sec = get32(h, swapped_);
+        const uint32_t frac = get32(h + 4, swapped_);
+        r.usec = nanoseconds_ ? frac / 1000 : frac;
+        r.caplen = caplen;
+        r.wirelen = get32(h + 12, swapped_);
+        r.data = h + 16;
+        pos_ += 16 + caplen;
+    }
+    *count = n;
+    return Result::Packet;
+}
+
 SavefileReader::Result SavefileReader::next(Record* out) {
     if (!fill(16)) {
         if (!error_.empty()) return Result::IoError;

@@ -31,6 +31,10 @@ public:
     };
     // The next record, viewed in the reader's buffer until the next call.
     Result next(Record* out);
+    // Up to `max` records at once (at least one unless the result is not
+    // Packet), all valid until the next call: what lets the engine look
+    // ahead at packets to come.
+    Result next_batch(Record* out, size_t max, size_t* count);
 
     int linktype() const { return linktype_; }
     uint32_t snaplen() const { return snaplen_; }

@@ -62,6 +62,14 @@ public:
     // with std::free) when given, else frees them.
     void pop_front(uint8_t** bytes_out = nullptr);
 
+    // Appends an interval without bytes after the last block (in-order data
+    // delivered straight from its packet).
+    void append_interval(uint64_t seq, uint64_t upper) {
+        blocks_.push_back(StreamBlock{seq, upper, nullptr, false});
+        data_size_ += upper - seq;
+        ++memory_->blocks_held;
+    }
+
     // Appends a block that the caller owns the bytes of (for old-segment
     // lists), trimming the oldest ones beyond `limit`.
     void append_owned(uint64_t seq, uint64_t upper, uint8_t* bytes, size_t limit);

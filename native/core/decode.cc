@@ -385,7 +385,7 @@ IpResult parse_ip(const uint8_t* ip, uint32_t captured, uint32_t wire, bool igno
     if (p.header_len > captured) return drop(Anomaly::internally_truncated_IP_header);
     if (p.version == 4 && p.header_len < 20) return drop(Anomaly::IPv4_min_header_size);
     if (p.version == 6 && p.header_len < 40) return drop(Anomaly::IPv6_min_header_size);
-    if (p.version == 4 && !ignore_checksums && ones_complement_sum(ip, p.header_len) != 0xffff)
+    if (p.version == 4 && !ignore_checksums && !ipv4_header_checksum_ok(ip, p.header_len))
         return drop(Anomaly::bad_IP_checksum);
 
     set_ip_payload(out);
@@ -419,10 +419,14 @@ TcpHeader read_tcp_header(const uint8_t* p) {
 
 namespace {
 
-// Adds the 16-bit words of data[0, len & ~31) into 32-bit lanes and returns
-// their total; lanes cannot overflow below 4 MiB per call, and callers pass
-// at most a packet.
+// The Internet checksum works on 16-bit words, but summing larger native
+// chunks and folding the total gives the same 16-bit sum, in native byte
+// order (RFC 1071: byte-order independence); a final swap gives network
+// order. Chunks must start at even offsets of the checksummed data.
+
 #if defined(__x86_64__) && defined(__GNUC__)
+// Adds the 16-bit words of data[0, len & ~31) in 32-bit lanes; a lane
+// cannot overflow below 4 MiB per call.
 __attribute__((target("avx2"))) uint64_t sum_words_avx2(const uint8_t* data, size_t len) {
     const __m256i zero = _mm256_setzero_si256();
     __m256i a = zero, b = zero;
@@ -441,28 +445,28 @@ __attribute__((target("avx2"))) uint64_t sum_words_avx2(const uint8_t* data, siz
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
-}  // namespace
-
-uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial) {
-    // Summing native-order 16-bit words and swapping the folded result is
-    // equivalent to summing big-endian words (RFC 1071, byte-order
-    // independence), which lets the words be summed in wide vector lanes.
+inline uint64_t add_chunks(const uint8_t* data, size_t len) {
     uint64_t acc = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (kHaveAvx2 && len >= 64 && len <= (4u << 20)) {
+    if (kHaveAvx2 && len >= 128 && len <= (4u << 20)) {
         acc = sum_words_avx2(data, len);
         data += len & ~size_t{31};
         len &= 31;
     }
 #endif
-    while (len >= 8) {
+    for (; len >= 8; data += 8, len -= 8) {
         uint64_t w;
         std::memcpy(&w, data, 8);
-        acc += (w & 0xffff) + ((w >> 16) & 0xffff) + ((w >> 32) & 0xffff) + (w >> 48);
-        data += 8;
-        len -= 8;
+        acc += (w & 0xffffffffu) + (w >> 32);
     }
-    while (len >= 2) {
+    if (len >= 4) {
+        uint32_t w;
+        std::memcpy(&w, data, 4);
+        acc += w;
+        data += 4;
+        len -= 4;
+    }
+    if (len >= 2) {
         uint16_t w;
         std::memcpy(&w, data, 2);
         acc += w;
@@ -470,45 +474,56 @@ uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial) 
         len -= 2;
     }
     if (len) {
-        uint8_t last[2] = {data[0], 0};
+        const uint8_t last[2] = {data[0], 0};
         uint16_t w;
         std::memcpy(&w, last, 2);
         acc += w;
     }
-    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-    uint16_t folded = static_cast<uint16_t>(acc);
+    return acc;
+}
+
+// Folds a native chunk sum to 16 bits, in network order.
+inline uint16_t fold(uint64_t acc) {
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    auto folded = static_cast<uint16_t>(acc);
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
     folded = static_cast<uint16_t>((folded >> 8) | (folded << 8));
 #endif
-    uint32_t sum = folded + initial;
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
+    return folded;
 }
 
+// Network-order bytes as the native chunk summing sees them.
+inline uint64_t native16(uint16_t v) {
+    const uint8_t b[2] = {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+    uint16_t w;
+    std::memcpy(&w, b, 2);
+    return w;
+}
+
+}  // namespace
+
+uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial) {
+    uint32_t sum = fold(add_chunks(data, len)) + initial;
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>((sum & 0xffff) + (sum >> 16));
+}
+
+bool ipv4_header_checksum_ok(const uint8_t* header, uint32_t len) { return fold(add_chunks(header, len)) == 0xffff; }
+
 bool tcp_checksum_ok(const IpPacket& ip, const uint8_t* tcp, uint32_t tcp_len) {
-    uint8_t pseudo[40];
-    size_t pseudo_len;
+    // The pseudo-header, summed in place: addresses, protocol, length.
+    uint64_t acc = add_chunks(tcp, tcp_len);
     if (ip.version == 4) {
-        std::memcpy(pseudo, ip.src.bytes + 12, 4);
-        std::memcpy(pseudo + 4, ip.dst.bytes + 12, 4);
-        pseudo[8] = 0;
-        pseudo[9] = 6;
-        pseudo[10] = static_cast<uint8_t>(tcp_len >> 8);
-        pseudo[11] = static_cast<uint8_t>(tcp_len);
-        pseudo_len = 12;
+        acc += add_chunks(ip.src.bytes + 12, 4) + add_chunks(ip.dst.bytes + 12, 4);
+        acc += native16(6) + native16(static_cast<uint16_t>(tcp_len));
     } else {
-        std::memcpy(pseudo, ip.src.bytes, 16);
-        std::memcpy(pseudo + 16, ip.dst.bytes, 16);
-        pseudo[32] = static_cast<uint8_t>(tcp_len >> 24);
-        pseudo[33] = static_cast<uint8_t>(tcp_len >> 16);
-        pseudo[34] = static_cast<uint8_t>(tcp_len >> 8);
-        pseudo[35] = static_cast<uint8_t>(tcp_len);
-        pseudo[36] = pseudo[37] = pseudo[38] = 0;
-        pseudo[39] = 6;
-        pseudo_len = 40;
+        acc += add_chunks(ip.src.bytes, 16) + add_chunks(ip.dst.bytes, 16);
+        acc += native16(static_cast<uint16_t>(tcp_len >> 16)) + native16(static_cast<uint16_t>(tcp_len)) + native16(6);
     }
-    const uint16_t head = ones_complement_sum(pseudo, pseudo_len);
-    return ones_complement_sum(tcp, tcp_len, head) == 0xffff;
+    return fold(acc) == 0xffff;
 }
 
 }  // namespace tcpsensor

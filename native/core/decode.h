@@ -99,4 +99,7 @@ bool tcp_checksum_ok(const IpPacket& ip, const uint8_t* tcp, uint32_t tcp_len);
 // The Internet checksum (RFC 1071) of a byte range, folded, not inverted.
 uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial = 0);
 
+// Whether an IPv4 header's checksum is right.
+bool ipv4_header_checksum_ok(const uint8_t* header, uint32_t len);
+
 }  // namespace tcpsensor

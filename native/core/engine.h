@@ -68,6 +68,9 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     void process(const PacketView& packet);
+    // The same for consecutive packets; looking ahead, it fetches their
+    // connections into cache while earlier ones are processed.
+    void process_batch(const PacketView* packets, size_t count);
 
     // Moves network time forward without a packet (live capture while the
     // link is quiet), firing the timers that come due.
@@ -109,6 +112,8 @@ private:
     void done(Connection& c, bool terminating);
     void count(Anomaly a) { ++stats_.anomalies[static_cast<size_t>(a)]; }
     uint64_t next_uid();
+
+    bool peek_flow(const PacketView& packet, uint32_t* hash) const;
 
     // --- timers (engine.cc) ---
     void add_timer(Connection& c, TimerKind kind, double due);

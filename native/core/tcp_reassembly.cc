@@ -75,6 +75,31 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
     StreamState& s = ep.stream;
     if (s.skip_deliveries) return;
 
+    const bool keep_all = writer_.wants(EventKind::rexmit_inconsistency) || options_.tcp_max_old_segments > 0;
+    if (!keep_all && seq == s.last_reassem_seq && seq >= s.trim_seq &&
+        s.blocks && s.blocks->count() < options_.max_blocks_per_endpoint &&
+        (s.blocks->empty() || s.blocks->back().upper == seq)) {
+        // The common case, and the same outcome as the general path below:
+        // the next bytes in order with nothing buffered beyond them are
+        // delivered straight from the packet and kept as an interval until
+        // acknowledged.
+        const uint64_t upper = seq + static_cast<uint64_t>(len);
+        s.blocks->append_interval(seq, upper);
+        s.last_reassem_seq = upper;
+        if (c.contents_file(side)) record_bytes(c, side, data, static_cast<uint64_t>(len));
+        deliver_block(c, side, seq, static_cast<uint64_t>(len), data);
+        if (ep.no_data_acked() && options_.tcp_max_initial_window &&
+            ep.size(c.ep[side ^ 1]) > options_.tcp_max_initial_window)
+            trim_to_seq(c, side, s.last_reassem_seq);
+        if (options_.tcp_excessive_data_without_further_acks && s.blocks &&
+            s.blocks->data_size() > options_.tcp_excessive_data_without_further_acks) {
+            weird(c, "excessive_data_without_further_acks");
+            clear_blocks(c, side);
+            s.skip_deliveries = true;
+        }
+        return;
+    }
+
     // Our own bounds (Zeek has none): total buffered bytes, and blocks per
     // endpoint. An endpoint whose bytes must be delivered stops reassembling
     // past them, as Zeek does at its per-endpoint limits; one that only
@@ -110,10 +135,7 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
     // above a hole is kept whenever memory allows (a contents file set
     // later still gets it, as Zeek's would); delivered data only for overlap
     // checks.
-    if (s.blocks) {
-        const bool keep_all = writer_.wants(EventKind::rexmit_inconsistency) || options_.tcp_max_old_segments > 0;
-        s.blocks->settle(s.last_reassem_seq, needs_bytes || memory_left, keep_all);
-    }
+    if (s.blocks) s.blocks->settle(s.last_reassem_seq, needs_bytes || memory_left, keep_all);
 }
 
 void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags) {

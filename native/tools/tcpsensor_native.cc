@@ -70,13 +70,14 @@ int main(int argc, char** argv) {
     BatchCounter counter;
     Engine engine(options, source->linktype(), &counter, 0x7c5e1);
     const auto start = std::chrono::steady_clock::now();
-    PacketView packet;
+    PacketView batch[64];
     uint64_t packets = 0;
     for (;;) {
-        const auto r = source->next(&packet, &error);
+        size_t n = 0;
+        const auto r = source->next_batch(batch, 64, &n, &error);
         if (r == PacketSource::Next::Packet) {
-            engine.process(packet);
-            ++packets;
+            engine.process_batch(batch, n);
+            packets += n;
             continue;
         }
         if (r == PacketSource::Next::Error) std::fprintf(stderr, "%s: %s\n", error.code.c_str(), error.message.c_str());
