@@ -30,9 +30,13 @@ export interface NativeConfig {
 }
 
 export interface NativeStats {
+  /** Packets handed to the engine. */
   packetsReceived: number;
+  /** Live capture: packets the kernel dropped (libpcap's ps_drop). */
   packetsDroppedByKernel: number;
+  /** Live capture: packets the interface dropped (ps_ifdrop). */
   packetsDroppedByInterface: number;
+  /** Live capture: events dropped because the reader fell behind. */
   eventsDroppedByQueue: number;
   batchesDroppedByQueue: number;
   packetsNonIp: number;
@@ -41,10 +45,13 @@ export interface NativeStats {
   connectionsActive: number;
   connectionsTotal: number;
   events: number;
+  /** Stream bytes held for reassembly now, and those not held because of maxReassemblyBytes. */
   reassemblyBytes: number;
   reassemblyDroppedBytes: number;
   fragmentBytes: number;
+  /** Tables, timers and buffers of the engine (approximate). */
   memoryBytes: number;
+  /** Packets (or parts of them) not analysed, by reason (Zeek's weird names where it has one). */
   malformed: Record<string, number>;
 }
 

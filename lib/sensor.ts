@@ -15,29 +15,8 @@ import { binding, NativeConfig, NativeSensor, NativeStats } from './native';
 export type ContentsDirection = 'none' | 'orig' | 'resp' | 'both';
 const DIRECTIONS: Record<ContentsDirection, number> = { none: 0, orig: 1, resp: 2, both: 3 };
 
-export interface SensorStats {
-  /** Packets handed to the engine. */
-  packetsReceived: number;
-  /** Live capture: packets the kernel dropped (libpcap's ps_drop). */
-  packetsDroppedByKernel: number;
-  /** Live capture: packets the interface dropped (ps_ifdrop). */
-  packetsDroppedByInterface: number;
-  /** Live capture: events dropped because the reader fell behind. */
-  eventsDroppedByQueue: number;
-  batchesDroppedByQueue: number;
-  packetsNonIp: number;
-  packetsNonTcp: number;
-  packetsTcp: number;
-  /** Packets (or parts of them) not analysed, by reason. */
-  malformed: Record<string, number>;
-  connectionsActive: number;
-  connectionsTotal: number;
-  events: number;
-  reassemblyBytes: number;
-  reassemblyDroppedBytes: number;
-  fragmentBytes: number;
-  memoryBytes: number;
-}
+/** Counters of a sensor (see NativeStats for each field). */
+export type SensorStats = NativeStats;
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

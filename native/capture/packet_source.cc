@@ -132,23 +132,26 @@ std::unique_ptr<PacketSource> PacketSource::open_live(const LiveOptions& options
     return source;
 }
 
+// How a read of our own file reader ended, as next() reports it.
+PacketSource::Next PacketSource::reader_end(int result, CaptureError* error) const {
+    switch (static_cast<SavefileReader::Result>(result)) {
+        case SavefileReader::Result::End:
+            return Next::End;
+        case SavefileReader::Result::Truncated:
+            fail(error, "ERR_PCAP_TRUNCATED", "capture file ends inside a packet: " + reader_->error());
+            return Next::Error;
+        default:
+            fail(error, "ERR_PCAP_READ", "reading packets failed: " + reader_->error());
+            return Next::Error;
+    }
+}
+
 PacketSource::Next PacketSource::next_from_reader(PacketView* packet, CaptureError* error) {
     SavefileReader::Record r;
     for (;;) {
         if (interrupted_.load(std::memory_order_relaxed)) return Next::End;
-        switch (reader_->next(&r)) {
-            case SavefileReader::Result::Packet:
-                break;
-            case SavefileReader::Result::End:
-                return Next::End;
-            case SavefileReader::Result::Truncated:
-                fail(error, "ERR_PCAP_TRUNCATED", "capture file ends inside a packet: " + reader_->error());
-                return Next::Error;
-            case SavefileReader::Result::Invalid:
-            case SavefileReader::Result::IoError:
-                fail(error, "ERR_PCAP_READ", "reading packets failed: " + reader_->error());
-                return Next::Error;
-        }
+        const auto result = reader_->next(&r);
+        if (result != SavefileReader::Result::Packet) return reader_end(static_cast<int>(result), error);
         if (offline_filter_) {
             pcap_pkthdr h;
             h.ts.tv_sec = r.sec;
@@ -178,19 +181,7 @@ PacketSource::Next PacketSource::next_batch(PacketView* packets, size_t max, siz
     SavefileReader::Record records[kMax];
     size_t n = 0;
     const auto result = reader_->next_batch(records, max < kMax ? max : kMax, &n);
-    switch (result) {
-        case SavefileReader::Result::Packet:
-            break;
-        case SavefileReader::Result::End:
-            return Next::End;
-        case SavefileReader::Result::Truncated:
-            fail(error, "ERR_PCAP_TRUNCATED", "capture file ends inside a packet: " + reader_->error());
-            return Next::Error;
-        case SavefileReader::Result::Invalid:
-        case SavefileReader::Result::IoError:
-            fail(error, "ERR_PCAP_READ", "reading packets failed: " + reader_->error());
-            return Next::Error;
-    }
+    if (result != SavefileReader::Result::Packet) return reader_end(static_cast<int>(result), error);
     for (size_t i = 0; i < n; ++i) {
         packets[i].ts = static_cast<double>(records[i].sec) + static_cast<double>(records[i].usec) / 1e6;
         packets[i].data = records[i].data;

@@ -67,6 +67,7 @@ private:
     PacketSource(pcap* handle, bool live);
     bool apply_filter(const std::string& filter, CaptureError* error);
     Next next_from_reader(PacketView* packet, CaptureError* error);
+    Next reader_end(int result, CaptureError* error) const;
 
     // libpcap reads live captures and pcapng; classic pcap files go
     // through our own reader, with BPF applied by pcap_offline_filter.

@@ -550,64 +550,35 @@ void Engine::parse_options(Connection& c, bool is_orig, const TcpHeader& th) {
 
     // Fields are decoded only at the exact valid length; otherwise the raw
     // bytes are reported, with a weird for the kinds Zeek knows.
+    struct KnownKind {
+        uint8_t kind;
+        bool (*valid)(uint8_t length);
+        bool has_fields;  // SACK-permitted, UTO, AO and TFO carry none
+        const char* weird;
+    };
+    static constexpr KnownKind kKnown[] = {
+        {2, [](uint8_t l) { return l == 4; }, true, "tcp_option_mss_invalid_len"},
+        {3, [](uint8_t l) { return l == 3; }, true, "tcp_option_window_scale_invalid_len"},
+        {4, [](uint8_t l) { return l == 2; }, false, "tcp_option_sack_invalid_len"},
+        {5, [](uint8_t l) { return l == 10 || l == 18 || l == 26 || l == 34; }, true, "tcp_option_sack_blocks_invalid_len"},
+        {8, [](uint8_t l) { return l == 10; }, true, "tcp_option_timestamps_invalid_len"},
+        {27, [](uint8_t l) { return l == 8; }, true, "tcp_option_qsresponse_invalid_len"},
+        {28, [](uint8_t l) { return l == 4; }, false, "tcp_option_uto_invalid_len"},
+        {29, [](uint8_t l) { return l >= 4; }, false, "tcp_option_ao_invalid_len"},
+        {34, [](uint8_t l) { return l == 2 || (l >= 6 && l <= 18); }, false, "tcp_option_tfo_invalid_len"},
+    };
     for (size_t i = 0; i < n; ++i) {
         TcpOptionEntry& o = opts[i];
-        const uint8_t L = o.length;
-        const char* invalid = nullptr;
-        bool decoded = false;
-        switch (o.kind) {
-            case 0:
-            case 1:
-                break;
-            case 2:
-                decoded = L == 4;
-                invalid = "tcp_option_mss_invalid_len";
-                break;
-            case 3:
-                decoded = L == 3;
-                invalid = "tcp_option_window_scale_invalid_len";
-                break;
-            case 4:
-                decoded = L == 2;
-                invalid = "tcp_option_sack_invalid_len";
-                break;
-            case 5:
-                decoded = L == 10 || L == 18 || L == 26 || L == 34;
-                invalid = "tcp_option_sack_blocks_invalid_len";
-                break;
-            case 8:
-                decoded = L == 10;
-                invalid = "tcp_option_timestamps_invalid_len";
-                break;
-            case 27:
-                decoded = L == 8;
-                invalid = "tcp_option_qsresponse_invalid_len";
-                break;
-            case 28:
-                decoded = L == 4;
-                invalid = "tcp_option_uto_invalid_len";
-                break;
-            case 29:
-                decoded = L >= 4;
-                invalid = "tcp_option_ao_invalid_len";
-                break;
-            case 34:
-                decoded = L == 2 || (L >= 6 && L <= 18);
-                invalid = "tcp_option_tfo_invalid_len";
-                break;
-            default:
-                o.shape = o.data_len ? TcpOptionEntry::kData : TcpOptionEntry::kBare;
-                continue;
+        if (o.kind < 2) continue;  // EOL and NOP: kind and length only
+        const KnownKind* known = nullptr;
+        for (const auto& k : kKnown)
+            if (k.kind == o.kind) known = &k;
+        if (known && known->valid(o.length)) {
+            o.shape = known->has_fields ? TcpOptionEntry::kDecoded : TcpOptionEntry::kBare;
+            continue;
         }
-        if (o.kind < 2) continue;
-        if (decoded) {
-            // SACK-permitted, UTO, AO and TFO carry no fields.
-            const bool has_fields = o.kind == 2 || o.kind == 3 || o.kind == 5 || o.kind == 8 || o.kind == 27;
-            o.shape = has_fields ? TcpOptionEntry::kDecoded : TcpOptionEntry::kBare;
-        } else {
-            o.shape = o.data_len ? TcpOptionEntry::kData : TcpOptionEntry::kBare;
-            weird(c, invalid);
-        }
+        o.shape = o.data_len ? TcpOptionEntry::kData : TcpOptionEntry::kBare;
+        if (known) weird(c, known->weird);
     }
     writer_.tcp_options(c, is_orig, opts, n);
 }
