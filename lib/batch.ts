@@ -50,6 +50,36 @@ function historyAt(bytes: Uint8Array, at: number, len: number): string {
   return String.fromCharCode(...bytes.subarray(at, at + len));
 }
 
+// A connection shows up in many batches: its uid string and its
+// addresses are formatted once and looked up after that.
+const MAX_CACHED = 1 << 16;
+const uids = new Map<number, { hi: number; uid: string }>();
+const v4addresses = new Map<number, string>();
+
+function uidOf(hi: number, lo: number): string {
+  const hit = uids.get(lo);
+  if (hit && hit.hi === hi) return hit.uid;
+  const uid = formatUid(hi, lo);
+  if (uids.size >= MAX_CACHED) uids.clear();
+  uids.set(lo, { hi, uid });
+  return uid;
+}
+
+function addressAt(view: DataView, bytes: Uint8Array, at: number): string {
+  // IPv4-mapped: ten zero bytes, then 0xffff.
+  if (view.getUint32(at, true) === 0 && view.getUint32(at + 4, true) === 0 && view.getUint32(at + 8, true) === 0xffff0000) {
+    const v4 = view.getUint32(at + 12, false);
+    let s = v4addresses.get(v4);
+    if (s === undefined) {
+      s = formatAddress(bytes, at);
+      if (v4addresses.size >= MAX_CACHED) v4addresses.clear();
+      v4addresses.set(v4, s);
+    }
+    return s;
+  }
+  return formatAddress(bytes, at);
+}
+
 /** Walks one batch, event by event. */
 export class BatchReader {
   readonly count: number;
@@ -103,11 +133,11 @@ export class BatchReader {
     if (!ident) {
       const view = this.#view;
       ident = {
-        uid: formatUid(view.getUint32(at + 12, true), view.getUint32(at + 8, true)),
+        uid: uidOf(view.getUint32(at + 12, true), view.getUint32(at + 8, true)),
         id: {
-          orig_h: formatAddress(this.#bytes, at + 24),
+          orig_h: addressAt(view, this.#bytes, at + 24),
           orig_p: view.getUint16(at + 16, true),
-          resp_h: formatAddress(this.#bytes, at + 40),
+          resp_h: addressAt(view, this.#bytes, at + 40),
           resp_p: view.getUint16(at + 18, true),
         },
       };
