@@ -9,11 +9,12 @@
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "libraries": ["-lpcap"],
+      "ldflags": ["-flto=auto", "-O3"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": [
         "-isystem", "<!(node -p \"require('path').dirname(require.resolve('node-addon-api/package.json'))\")",
-        "-std=c++17", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wshadow", "-Wnon-virtual-dtor",
+        "-std=c++17", "-O3", "-flto", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wshadow", "-Wnon-virtual-dtor",
         "-Wcast-align", "-Wunused",
         "<!(node -p \"process.env.TCPSENSOR_WERROR === '1' ? '-Werror' : ''\")"
       ],
