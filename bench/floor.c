@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
     }
     pcap_close(p);
     const double secs = now() - start;
-    printf("# packets %llu bytes %llu seconds %.3f packets_per_second %.0f checksum %llu\n",
+    printf("# packets %llu bytes %llu seconds %.6f packets_per_second %.0f checksum %llu\n",
            (unsigned long long)packets, (unsigned long long)bytes, secs,
            (double)packets / (secs > 0 ? secs : 1e-9), (unsigned long long)sum);
     return 0;

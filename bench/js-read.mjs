@@ -45,6 +45,8 @@ const start = performance.now();
 let last = start;
 let ticks = 0;
 let gapsOver50 = 0;
+let midGapMs = 0; // the longest gap between two ticks
+let endGapMs = 0; // from the last tick to the end of the read
 // A gap is measured when the next tick comes; `final` closes the last one
 // (a block at the very end of the read would otherwise go unseen).
 function tick(final = false) {
@@ -55,6 +57,8 @@ function tick(final = false) {
     maxGapAtS = (now - start) / 1000;
   }
   if (gap > 50) gapsOver50++;
+  if (final) endGapMs = gap;
+  else if (gap > midGapMs) midGapMs = gap;
   last = now;
   if (!final) ticks++;
 }
@@ -90,6 +94,8 @@ process.stdout.write(
     counts,
     maxGapMs,
     maxGapAtS,
+    midGapMs,
+    endGapMs,
     gapsOver50,
     ticks,
     statsLive,

@@ -25,7 +25,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]
   --quick                 one round per contender, smaller hostile run (a few minutes)
   --hostile-full          the hostile run at full size: 100,000 connections x 1 MiB (100 GB)
   --hostile-conns N       connections of the hostile run (default 100000)
-  --hostile-bytes N       bytes above the hole per connection (default ${256 * 1024}; quick ${32 * 1024})
+  --hostile-bytes N       bytes above the hole per connection (default ${512 * 1024}; quick ${32 * 1024})
   --label TEXT            title of the RESULTS.md section (e.g. "baseline before optimization")
   --no-record             do not append to bench/RESULTS.md
   --work DIR              cache of generated traces and built tools (default bench/.work)
@@ -59,7 +59,7 @@ function parseArgs(argv) {
     a.hostileConns = 100000;
     a.hostileBytes = 1 << 20;
   }
-  a.hostileBytes ??= a.quick ? 32 * 1024 : 256 * 1024;
+  a.hostileBytes ??= a.quick ? 32 * 1024 : 512 * 1024;
   return a;
 }
 
@@ -128,7 +128,9 @@ const mibKB = (r) => (r ? mib(r.rssKB * 1024) : 'n/a');
 const worstGap = (r) => (r ? r.runs.reduce((w, x) => (x.maxGapMs > w.maxGapMs ? x : w), r.runs[0]) : null);
 const ms = (r) => {
   const w = worstGap(r);
-  return w ? `${w.maxGapMs.toFixed(0)} ms (at ${w.maxGapAtS.toFixed(1)} of ${w.seconds.toFixed(1)} s; ${w.gapsOver50} gaps > 50 ms)` : 'n/a';
+  if (!w) return 'n/a';
+  const where = w.endGapMs >= w.midGapMs ? `at the end of the read (before it: ≤ ${w.midGapMs.toFixed(0)} ms)` : `at ${w.maxGapAtS.toFixed(1)} of ${w.seconds.toFixed(1)} s`;
+  return `${w.maxGapMs.toFixed(0)} ms ${where}, ${w.gapsOver50} gaps > 50 ms`;
 };
 /** Bytes of peak RSS per connection between two runs that differ by `n` connections. */
 const per2 = (big, small, n) => (big && small ? ((big.rssKB - small.rssKB) * 1024) / n : NaN);
