@@ -124,6 +124,8 @@ const mib = (bytes) => `${(bytes / 1048576).toFixed(0)} MiB`;
 const secs = (s) => (s < 10 ? s.toFixed(2) : s.toFixed(1));
 const met = (ok) => (ok ? 'met' : '**not met**');
 const mibKB = (r) => (r ? mib(r.rssKB * 1024) : 'n/a');
+/** The best run's time, and every run's when there were several (the spread shows the noise). */
+const timing = (r) => (r.runs?.length > 1 ? `${secs(r.seconds)} s; runs ${r.runs.map((x) => secs(x.seconds)).join(' / ')}` : `${secs(r.seconds)} s`);
 /** The worst event-loop gap over all runs of a full-stack contender. */
 const worstGap = (r) => (r ? r.runs.reduce((w, x) => (x.maxGapMs > w.maxGapMs ? x : w), r.runs[0]) : null);
 const ms = (r) => {
@@ -435,8 +437,8 @@ async function main() {
   const fl = B.floor;
   const vs = (x) => (x && fl ? pct(x.packetsPerSecond / fl.packetsPerSecond) : 'n/a');
   const res = (x, withEvents = false) =>
-    x ? `${rate(x.packetsPerSecond)} pkts${withEvents ? `, ${rate(x.eventsPerSecond)} events` : ''} (${secs(x.seconds)} s), RSS ${mib(x.rssKB * 1024)}` : 'FAILED';
-  row('floor: libpcap read (bench/floor.c)', 'bulk-400k', fl ? `${rate(fl.packetsPerSecond)} pkts (${secs(fl.seconds)} s)` : 'FAILED', '100%');
+    x ? `${rate(x.packetsPerSecond)} pkts${withEvents ? `, ${rate(x.eventsPerSecond)} events` : ''} (${timing(x)}), RSS ${mib(x.rssKB * 1024)}` : 'FAILED';
+  row('floor: libpcap read (bench/floor.c)', 'bulk-400k', fl ? `${rate(fl.packetsPerSecond)} pkts (${timing(fl)})` : 'FAILED', '100%');
   const share = (x) => (x && fl ? x.packetsPerSecond / fl.packetsPerSecond : 0);
   row('native core, default events', 'bulk-400k', res(B.nativeDefault, true), vs(B.nativeDefault), '≥ 60% of floor', met(share(B.nativeDefault) >= 0.6));
   row('native core, all events + contents', 'bulk-400k', res(B.nativeAll, true), vs(B.nativeAll));
@@ -646,7 +648,8 @@ function report() {
   const dirty = git('status', '--porcelain', '--untracked-files=no') ? ' (with uncommitted changes)' : '';
   const branch = git('rev-parse', '--abbrev-ref', 'HEAD');
   const libpcap = spawnSync(FLOOR, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  const extra = process.argv.slice(2).join(' ');
+  const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  const extra = process.argv.slice(2).map(quote).join(' ');
   const command = `npm run bench${extra ? ` -- ${extra}` : ''}`;
   const when = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const title = `## ${when}${args.label ? ` — ${args.label}` : ''}${args.quick ? ' (quick)' : ''}`;
