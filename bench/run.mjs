@@ -132,7 +132,7 @@ const ms = (r) => {
   const w = worstGap(r);
   if (!w) return 'n/a';
   const where = w.endGapMs >= w.midGapMs ? `at the end of the read (before it: ≤ ${w.midGapMs.toFixed(0)} ms)` : `at ${w.maxGapAtS.toFixed(1)} of ${w.seconds.toFixed(1)} s`;
-  return `${w.maxGapMs.toFixed(0)} ms ${where}, ${w.gapsOver50} gaps > 50 ms`;
+  return `${w.maxGapMs.toFixed(0)} ms ${where}, ${w.gapsOver50} gap${w.gapsOver50 === 1 ? '' : 's'} > 50 ms`;
 };
 /** Bytes of peak RSS per connection between two runs that differ by `n` connections. */
 const per2 = (big, small, n) => (big && small ? ((big.rssKB - small.rssKB) * 1024) / n : NaN);
