@@ -144,14 +144,13 @@ function sh(cmd, cmdArgs, opts = {}) {
 }
 
 /**
- * Runs a command; resolves { code, stdout, stderr, rssKB, wallS }. Peak RSS
+ * Runs a command; resolves { code, stdout, stderr, rssKB }. Peak RSS
  * comes from /usr/bin/time (the kernel's own maxrss of the child); without
  * it, from VmHWM in /proc/PID/status polled every 10 ms.
  */
-function run(cmd, cmdArgs, { quiet = false } = {}) {
+function run(cmd, cmdArgs) {
   const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
   const [file, argv] = timeBin ? [timeBin, ['-f', '@@rss %M', cmd, ...cmdArgs]] : [cmd, cmdArgs];
-  const start = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -176,8 +175,8 @@ function run(cmd, cmdArgs, { quiet = false } = {}) {
         return '';
       });
       stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');
-      const r = { code: code ?? -1, signal, stdout, stderr, rssKB, wallS: (performance.now() - start) / 1000 };
-      if (r.code !== 0 && !quiet) log(`   ${path.basename(cmd)} failed (${signal ?? code}): ${stderr.trim().slice(0, 400)}`);
+      const r = { code: code ?? -1, signal, stdout, stderr, rssKB };
+      if (r.code !== 0) log(`   ${path.basename(cmd)} failed (${signal ?? code}): ${stderr.trim().slice(0, 400)}`);
       resolve(r);
     });
   });
@@ -266,11 +265,11 @@ async function interleaved(rounds, contenders, warmFiles = []) {
 // ---------------------------------------------------------------------------
 // Preparation: builds and inputs
 
-function newestMtime(dir, filter = () => true) {
+function newestMtime(dir) {
   let newest = 0;
   if (!fs.existsSync(dir)) return 0;
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !filter(e.name)) continue;
+    if (!e.isFile()) continue;
     const p = path.join(e.parentPath ?? e.path, e.name);
     newest = Math.max(newest, fs.statSync(p).mtimeMs);
   }
@@ -280,23 +279,22 @@ function newestMtime(dir, filter = () => true) {
 const mtime = (p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0);
 
 function prepareBuilds() {
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const addon = path.join(ROOT, 'build', 'Release', 'tcpsensor.node');
   const nativeSrc = newestMtime(path.join(ROOT, 'native'));
   if (!fs.existsSync(addon)) {
-    if (!sh(npm, ['run', 'build:native'], { cwd: ROOT })) throw new Error('cannot build the addon (npm run build:native)');
+    if (!sh('npm', ['run', 'build:native'], { cwd: ROOT })) throw new Error('cannot build the addon (npm run build:native)');
   } else if (nativeSrc > mtime(addon)) {
     log('native/ is newer than the addon: rebuilding it');
-    if (!sh(npm, ['run', 'build:native'], { cwd: ROOT })) throw new Error('cannot rebuild the addon');
+    if (!sh('npm', ['run', 'build:native'], { cwd: ROOT })) throw new Error('cannot rebuild the addon');
   }
   const dist = path.join(ROOT, 'dist', 'index.mjs');
   if (!fs.existsSync(dist) || newestMtime(path.join(ROOT, 'lib')) > mtime(path.join(ROOT, 'dist', 'index.js'))) {
-    if (!sh(npm, ['run', 'build:ts'], { cwd: ROOT })) throw new Error('cannot build dist/ (npm run build:ts)');
+    if (!sh('npm', ['run', 'build:ts'], { cwd: ROOT })) throw new Error('cannot build dist/ (npm run build:ts)');
   }
   // The native driver: configure once, then an incremental build (a no-op
   // when nothing changed).
   if (!fs.existsSync(path.join(ROOT, 'build-native', 'CMakeCache.txt'))) {
-    if (!sh(npm, ['run', 'build:native-tools'], { cwd: ROOT })) throw new Error('cannot build build-native/ (npm run build:native-tools)');
+    if (!sh('npm', ['run', 'build:native-tools'], { cwd: ROOT })) throw new Error('cannot build build-native/ (npm run build:native-tools)');
   } else if (!sh('cmake', ['--build', path.join(ROOT, 'build-native'), '--target', 'tcpsensor-native', '-j', String(os.cpus().length)], { cwd: ROOT })) {
     throw new Error('cannot build build-native/tcpsensor-native');
   }
@@ -312,13 +310,12 @@ function prepareBuilds() {
 function prepareNodePcap() {
   const probe = () => spawnSync(process.execPath, ['-e', "require('pcap')"], { cwd: BENCH, encoding: 'utf8' });
   if (probe().status === 0) return true;
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const lock = fs.existsSync(path.join(BENCH, 'package-lock.json'));
-  sh(npm, [lock ? 'ci' : 'install', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: BENCH });
+  sh('npm', [lock ? 'ci' : 'install', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: BENCH });
   let p = probe();
   if (p.status !== 0 && fs.existsSync(path.join(BENCH, 'node_modules', 'pcap'))) {
     // An npm that skipped install scripts leaves the binding unbuilt.
-    sh(npm, ['rebuild', 'pcap', '--foreground-scripts'], { cwd: BENCH });
+    sh('npm', ['rebuild', 'pcap', '--foreground-scripts'], { cwd: BENCH });
     p = probe();
   }
   if (p.status === 0) return true;
@@ -331,11 +328,12 @@ function prepareNodePcap() {
 /**
  * A generated trace, cached under WORK/traces keyed by the generator's
  * content and its parameters; older versions of the same trace are removed.
+ * `produce(out)` gives the command that writes it; `weight` orders the
+ * generation (longest first).
  */
-function tracePlan(name, generator, params, produce) {
+function tracePlan(name, generator, params, produce, weight = 0) {
   const key = createHash('sha256').update(fs.readFileSync(generator)).update(JSON.stringify(params)).digest('hex').slice(0, 12);
-  const file = path.join(WORK, 'traces', `${name}.${key}.pcap`);
-  return { name, file, generator, params, produce };
+  return { name, file: path.join(WORK, 'traces', `${name}.${key}.pcap`), produce, weight };
 }
 
 async function materialize(plans) {
@@ -351,7 +349,7 @@ async function materialize(plans) {
     return;
   }
   // Generators are single-threaded: run as many at once as there are cores.
-  const queue = [...todo].sort((a, b) => (b.params.weight ?? 0) - (a.params.weight ?? 0));
+  const queue = [...todo].sort((a, b) => b.weight - a.weight);
   const worker = async () => {
     for (let p = queue.shift(); p; p = queue.shift()) {
       const tmp = `${p.file}.tmp`;
@@ -410,16 +408,21 @@ async function main() {
   });
 
   const py = 'python3';
-  const bulk = (n) => tracePlan(`bulk-${n / 1000}k`, path.join(INPUTS, 'gen-bulk.py'), { n, weight: n }, (out) => [py, [path.join(INPUTS, 'gen-bulk.py'), out, String(n)]]);
+  const shared = (script) => path.join(INPUTS, script);
+  const bulk = (n) => tracePlan(`bulk-${n / 1000}k`, shared('gen-bulk.py'), { n }, (out) => [py, [shared('gen-bulk.py'), out, String(n)]], n);
+  const syn = (n) => tracePlan(`synflood-${n >= 1e6 ? `${n / 1e6}m` : `${n / 1000}k`}`, shared('gen-synflood.py'), { n }, (out) => [py, [shared('gen-synflood.py'), out, String(n)]], n / 12);
+  const hold = (n) => tracePlan(`hold-${n / 1000}k`, path.join(BENCH, 'gen-hostile.c'), { conns: n, bytes: HOLD_BYTES },
+    (out) => ['sh', ['-c', `exec "${GEN_HOSTILE}" ${n} ${HOLD_BYTES} > "${out}"`]]);
   const T = {
     bulk: bulk(400000),
     bulk100: bulk(100000),
     bulk25: bulk(25000),
-    hard: tracePlan('hard', path.join(BENCH, 'gen-hard.mjs'), { conns: 3000, concurrent: 300, seed: 1, weight: 40000 }, (out) => [process.execPath, [path.join(BENCH, 'gen-hard.mjs'), out, '3000', '300', '1']]),
-    syn: tracePlan('synflood-1m', path.join(INPUTS, 'gen-synflood.py'), { n: 1000000, weight: 80000 }, (out) => [py, [path.join(INPUTS, 'gen-synflood.py'), out, '1000000']]),
-    syn10k: tracePlan('synflood-10k', path.join(INPUTS, 'gen-synflood.py'), { n: 10000 }, (out) => [py, [path.join(INPUTS, 'gen-synflood.py'), out, '10000']]),
-    ...Object.fromEntries(HOLD_CONNS.map((n) => [`hold${n}`, tracePlan(`hold-${n / 1000}k`, path.join(BENCH, 'gen-hostile.c'), { conns: n, bytes: HOLD_BYTES },
-      (out) => ['sh', ['-c', `exec "${GEN_HOSTILE}" ${n} ${HOLD_BYTES} > "${out}"`]])])),
+    hard: tracePlan('hard', path.join(BENCH, 'gen-hard.mjs'), { conns: 3000, concurrent: 300, seed: 1 },
+      (out) => [process.execPath, [path.join(BENCH, 'gen-hard.mjs'), out, '3000', '300', '1']], 40000),
+    syn: syn(1000000),
+    syn10k: syn(10000),
+    holdSmall: hold(HOLD_CONNS[0]),
+    holdBig: hold(HOLD_CONNS[1]),
   };
   await step('inputs: generate or reuse traces', () => materialize(Object.values(T)));
 
@@ -521,10 +524,10 @@ async function main() {
 
     const [small, big] = HOLD_CONNS;
     const hold = await interleaved(1, {
-      nativeSmall: () => native(T[`hold${small}`].file, { events: MEMORY_EVENTS, contents: true }),
-      fullSmall: () => full(T[`hold${small}`].file, { events: MEMORY_EVENTS, ...CONTENTS_ALL }),
-      native: () => native(T[`hold${big}`].file, { events: MEMORY_EVENTS, contents: true }),
-      full: () => full(T[`hold${big}`].file, { events: MEMORY_EVENTS, ...CONTENTS_ALL }),
+      nativeSmall: () => native(T.holdSmall.file, { events: MEMORY_EVENTS, contents: true }),
+      fullSmall: () => full(T.holdSmall.file, { events: MEMORY_EVENTS, ...CONTENTS_ALL }),
+      native: () => native(T.holdBig.file, { events: MEMORY_EVENTS, contents: true }),
+      full: () => full(T.holdBig.file, { events: MEMORY_EVENTS, ...CONTENTS_ALL }),
     });
     const hn = per2(hold.native, hold.nativeSmall, big - small);
     const hf = per2(hold.full, hold.fullSmall, big - small);
