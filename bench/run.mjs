@@ -648,7 +648,8 @@ function table() {
 function report() {
   const elapsed = (Date.now() - t0) / 1000;
   const commit = git('rev-parse', '--short', 'HEAD');
-  const dirty = git('status', '--porcelain', '--untracked-files=no') ? ' (with uncommitted changes)' : '';
+  // RESULTS.md itself is no change to what is measured.
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md') ? ' (with uncommitted changes)' : '';
   const branch = git('rev-parse', '--abbrev-ref', 'HEAD');
   const libpcap = spawnSync(FLOOR, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
