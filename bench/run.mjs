@@ -1,0 +1,697 @@
+#!/usr/bin/env node
+/**
+ * npm run bench [-- --quick] [-- --hostile-full] ...
+ *
+ * The benchmark: generates (or reuses) its traces, measures the libpcap
+ * read floor, the native core, the full stack into JavaScript and
+ * node_pcap side by side, checks tcpsensor's event counts against Zeek's,
+ * prints one table and appends it to bench/RESULTS.md. bench/README.md
+ * says what each row means. Exits non-zero if the correctness gate fails.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BENCH = path.join(ROOT, 'bench');
+
+// ---------------------------------------------------------------------------
+// Arguments
+
+const USAGE = `usage: npm run bench [-- OPTIONS]
+  --quick                 one round per contender, smaller hostile run (a few minutes)
+  --hostile-full          the hostile run at full size: 100,000 connections x 1 MiB (100 GB)
+  --hostile-conns N       connections of the hostile run (default 100000)
+  --hostile-bytes N       bytes above the hole per connection (default ${512 * 1024}; quick ${32 * 1024})
+  --label TEXT            title of the RESULTS.md section (e.g. "baseline before optimization")
+  --no-record             do not append to bench/RESULTS.md
+  --work DIR              cache of generated traces and built tools (default bench/.work)
+environment: TCPSENSOR_BENCH_INPUTS (default ../shared/bench), TCPSENSOR_CONFORMANCE (default ../shared/conformance)`;
+
+function parseArgs(argv) {
+  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null };
+  for (let i = 0; i < argv.length; i++) {
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
+      return argv[++i];
+    };
+    const count = (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`bad count '${v}'`);
+      return n;
+    };
+    switch (argv[i]) {
+      case '--quick': a.quick = true; break;
+      case '--hostile-full': a.hostileFull = true; break;
+      case '--hostile-conns': a.hostileConns = count(next()); break;
+      case '--hostile-bytes': a.hostileBytes = count(next()); break;
+      case '--label': a.label = next(); break;
+      case '--no-record': a.record = false; break;
+      case '--work': a.work = path.resolve(next()); break;
+      case '-h': case '--help': console.log(USAGE); process.exit(0);
+      default: throw new Error(`unknown argument '${argv[i]}'\n${USAGE}`);
+    }
+  }
+  if (a.hostileFull) {
+    a.hostileConns = 100000;
+    a.hostileBytes = 1 << 20;
+  }
+  a.hostileBytes ??= a.quick ? 32 * 1024 : 512 * 1024;
+  return a;
+}
+
+let args;
+try {
+  args = parseArgs(process.argv.slice(2));
+} catch (err) {
+  console.error(err.message);
+  process.exit(2);
+}
+
+const WORK = args.work ?? path.join(BENCH, '.work');
+const INPUTS = process.env.TCPSENSOR_BENCH_INPUTS ?? path.resolve(ROOT, '..', 'shared', 'bench');
+const CONFORMANCE = process.env.TCPSENSOR_CONFORMANCE ?? path.resolve(ROOT, '..', 'shared', 'conformance');
+const NATIVE = path.join(ROOT, 'build-native', 'tcpsensor-native');
+const BIN = path.join(WORK, 'bin');
+const FLOOR = path.join(BIN, 'floor');
+const GEN_HOSTILE = path.join(BIN, 'gen-hostile');
+const JS_READ = path.join(BENCH, 'js-read.mjs');
+const NODE_PCAP = path.join(BENCH, 'node-pcap-tracker.cjs');
+// Rounds per contender: interleaved, best kept.
+const SMALL_ROUNDS = args.quick ? 1 : 3;
+const BIG_ROUNDS = args.quick ? 1 : 2;
+// The reassembly-holding traces: connections each holding this much above
+// a hole; per-connection cost is the difference between the two sizes.
+const HOLD_CONNS = [5000, 50000];
+const HOLD_BYTES = 3 * 1460;
+// Events for the memory runs: few per connection, contents on.
+const MEMORY_EVENTS = ['new_connection', 'tcp_contents', 'connection_state_remove'];
+const CONTENTS_ALL = { contentDeliverAllOrig: true, contentDeliverAllResp: true };
+const MAX_REASSEMBLY_BYTES = 256 * 1024 * 1024; // the engine's default (native/core/options.h)
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+const t0 = Date.now();
+const loadAtStart = os.loadavg()[0];
+const stepTimes = [];
+const skipped = [];
+const notes = [];
+
+function log(msg) {
+  process.stderr.write(`${msg}\n`);
+}
+
+async function step(name, fn) {
+  const start = Date.now();
+  log(`\n== ${name}`);
+  try {
+    return await fn();
+  } finally {
+    const s = (Date.now() - start) / 1000;
+    stepTimes.push([name, s]);
+    log(`== ${name}: ${s.toFixed(1)} s (total ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+}
+
+const M = (n) => (n / 1e6).toFixed(n >= 1e7 ? 1 : 2);
+const rate = (n) => `${M(n)} M/s`;
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const mib = (bytes) => `${(bytes / 1048576).toFixed(0)} MiB`;
+const secs = (s) => (s < 10 ? s.toFixed(2) : s.toFixed(1));
+const met = (ok) => (ok ? 'met' : '**not met**');
+const mibKB = (r) => (r ? mib(r.rssKB * 1024) : 'n/a');
+/** The best run's time, and every run's when there were several (the spread shows the noise). */
+const timing = (r) => (r.runs?.length > 1 ? `${secs(r.seconds)} s; runs ${r.runs.map((x) => secs(x.seconds)).join(' / ')}` : `${secs(r.seconds)} s`);
+/** The worst event-loop gap over all runs of a full-stack contender. */
+const worstGap = (r) => (r ? r.runs.reduce((w, x) => (x.maxGapMs > w.maxGapMs ? x : w), r.runs[0]) : null);
+const ms = (r) => {
+  const w = worstGap(r);
+  if (!w) return 'n/a';
+  const where = w.endGapMs >= w.midGapMs ? `at the end of the read (before it: ≤ ${w.midGapMs.toFixed(0)} ms)` : `at ${w.maxGapAtS.toFixed(1)} of ${w.seconds.toFixed(1)} s`;
+  return `${w.maxGapMs.toFixed(0)} ms ${where}, ${w.gapsOver50} gap${w.gapsOver50 === 1 ? '' : 's'} > 50 ms`;
+};
+/** Bytes of peak RSS per connection between two runs that differ by `n` connections. */
+const per2 = (big, small, n) => (big && small ? ((big.rssKB - small.rssKB) * 1024) / n : NaN);
+
+function sh(cmd, cmdArgs, opts = {}) {
+  log(`$ ${[cmd, ...cmdArgs].join(' ')}`);
+  const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', ...opts });
+  return r.status === 0;
+}
+
+/**
+ * Runs a command; resolves { code, stdout, stderr, rssKB }. Peak RSS
+ * comes from /usr/bin/time (the kernel's own maxrss of the child); without
+ * it, from VmHWM in /proc/PID/status polled every 10 ms.
+ */
+function run(cmd, cmdArgs) {
+  const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+  const [file, argv] = timeBin ? [timeBin, ['-f', '@@rss %M', cmd, ...cmdArgs]] : [cmd, cmdArgs];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let hwm = 0;
+    const poll = timeBin
+      ? null
+      : setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) hwm = Math.max(hwm, Number(m[1]));
+          } catch {}
+        }, 10);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (poll) clearInterval(poll);
+      let rssKB = hwm;
+      stderr = stderr.replace(/^@@rss (\d+)\n?/m, (_, kb) => {
+        rssKB = Number(kb);
+        return '';
+      });
+      stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');
+      const r = { code: code ?? -1, signal, stdout, stderr, rssKB };
+      if (r.code !== 0) log(`   ${path.basename(cmd)} failed (${signal ?? code}): ${stderr.trim().slice(0, 400)}`);
+      resolve(r);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Contenders. Each returns { packets, seconds, packetsPerSecond, rssKB, ... }
+// or null if it failed.
+
+async function floor(file) {
+  const r = await run(FLOOR, [file]);
+  const m = /# packets (\d+) bytes (\d+) seconds ([\d.]+) packets_per_second ([\d.]+)/.exec(r.stdout);
+  if (r.code !== 0 || !m) return null;
+  const packets = Number(m[1]);
+  const seconds = Number(m[3]);
+  return { packets, bytes: Number(m[2]), seconds, packetsPerSecond: packets / seconds, rssKB: r.rssKB };
+}
+
+/** The native driver; `events` is its --events spec. */
+async function native(file, { events = 'default', contents = false, ignoreChecksums = false } = {}) {
+  const argv = [file, '--events', Array.isArray(events) ? events.join(',') : events];
+  if (contents) argv.push('--contents-all');
+  if (ignoreChecksums) argv.push('-C');
+  const r = await run(NATIVE, argv);
+  const m = /# packets (\d+) events (\d+) seconds ([\d.]+) packets_per_second ([\d.]+) connections (\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !m) return null;
+  const counts = {};
+  for (const line of r.stdout.split('\n')) {
+    const c = /^(\w+) (\d+)$/.exec(line);
+    if (c) counts[c[1]] = Number(c[2]);
+  }
+  const packets = Number(m[1]);
+  const pps = Number(m[4]);
+  // The driver prints seconds to the millisecond; its packets/s keeps
+  // more precision for short runs.
+  const seconds = packets > 0 && pps > 0 ? packets / pps : Number(m[3]);
+  return {
+    packets, events: Number(m[2]), seconds, packetsPerSecond: packets / seconds, eventsPerSecond: Number(m[2]) / seconds,
+    connections: Number(m[5]), counts, rssKB: r.rssKB,
+  };
+}
+
+/** The full stack: bench/js-read.mjs in its own process. */
+async function full(files, options = {}) {
+  const list = (Array.isArray(files) ? files : [files]).map((f) => (typeof f === 'string' ? { file: f } : f));
+  const r = await run(process.execPath, [JS_READ, JSON.stringify({ files: list, options })]);
+  if (r.code !== 0) return null;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  return { ...out, rssKB: r.rssKB };
+}
+
+async function nodePcap(file) {
+  const r = await run(process.execPath, [NODE_PCAP, file]);
+  if (r.code !== 0) return null;
+  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), rssKB: r.rssKB };
+}
+
+/**
+ * Runs the contenders interleaved, `rounds` times, after one untimed read
+ * of each file (page cache warm); keeps each one's fastest run. A
+ * contender is a function, or { run, rounds } to run it in fewer rounds
+ * (the slow ones). Returns { name: best } (null if every run failed).
+ */
+async function interleaved(rounds, contenders, warmFiles = []) {
+  for (const f of warmFiles) await floor(f);
+  const best = {};
+  const all = {};
+  for (let r = 1; r <= rounds; r++) {
+    for (const [name, c] of Object.entries(contenders)) {
+      const fn = typeof c === 'function' ? c : c.run;
+      const mine = Math.min(rounds, typeof c === 'function' ? rounds : c.rounds);
+      if (r > mine) continue;
+      const res = await fn();
+      all[name] ??= [];
+      if (res) all[name].push(res);
+      if (res && (!best[name] || res.seconds < best[name].seconds)) best[name] = res;
+      else best[name] ??= null;
+      log(`   round ${r}/${mine} ${name.padEnd(14)} ${res ? `${secs(res.seconds)} s  ${rate(res.packetsPerSecond)} pkts  RSS ${mib(res.rssKB * 1024)}` : 'FAILED'}`);
+    }
+  }
+  // The fastest run of each, with every run kept for worst cases.
+  for (const name of Object.keys(best)) if (best[name]) best[name].runs = all[name];
+  return best;
+}
+
+// ---------------------------------------------------------------------------
+// Preparation: builds and inputs
+
+function newestMtime(dir) {
+  let newest = 0;
+  if (!fs.existsSync(dir)) return 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const p = path.join(e.parentPath ?? e.path, e.name);
+    newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const mtime = (p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0);
+
+function prepareBuilds() {
+  const addon = path.join(ROOT, 'build', 'Release', 'tcpsensor.node');
+  const nativeSrc = newestMtime(path.join(ROOT, 'native'));
+  if (!fs.existsSync(addon)) {
+    if (!sh('npm', ['run', 'build:native'], { cwd: ROOT })) throw new Error('cannot build the addon (npm run build:native)');
+  } else if (nativeSrc > mtime(addon)) {
+    log('native/ is newer than the addon: rebuilding it');
+    if (!sh('npm', ['run', 'build:native'], { cwd: ROOT })) throw new Error('cannot rebuild the addon');
+  }
+  const dist = path.join(ROOT, 'dist', 'index.mjs');
+  if (!fs.existsSync(dist) || newestMtime(path.join(ROOT, 'lib')) > mtime(path.join(ROOT, 'dist', 'index.js'))) {
+    if (!sh('npm', ['run', 'build:ts'], { cwd: ROOT })) throw new Error('cannot build dist/ (npm run build:ts)');
+  }
+  // The native driver: configure once, then an incremental build (a no-op
+  // when nothing changed).
+  if (!fs.existsSync(path.join(ROOT, 'build-native', 'CMakeCache.txt'))) {
+    if (!sh('npm', ['run', 'build:native-tools'], { cwd: ROOT })) throw new Error('cannot build build-native/ (npm run build:native-tools)');
+  } else if (!sh('cmake', ['--build', path.join(ROOT, 'build-native'), '--target', 'tcpsensor-native', '-j', String(os.cpus().length)], { cwd: ROOT })) {
+    throw new Error('cannot build build-native/tcpsensor-native');
+  }
+  fs.mkdirSync(BIN, { recursive: true });
+  for (const [src, out, libs] of [['floor.c', FLOOR, ['-lpcap']], ['gen-hostile.c', GEN_HOSTILE, []]]) {
+    const source = path.join(BENCH, src);
+    if (mtime(out) > mtime(source)) continue;
+    if (!sh('cc', ['-O2', '-Wall', '-Wextra', '-o', out, source, ...libs])) throw new Error(`cannot compile bench/${src}`);
+  }
+}
+
+/** node_pcap into bench/node_modules; false (with a message) if it cannot be had. */
+function prepareNodePcap() {
+  const probe = () => spawnSync(process.execPath, ['-e', "require('pcap')"], { cwd: BENCH, encoding: 'utf8' });
+  if (probe().status === 0) return true;
+  const lock = fs.existsSync(path.join(BENCH, 'package-lock.json'));
+  sh('npm', [lock ? 'ci' : 'install', '--no-audit', '--no-fund', '--foreground-scripts'], { cwd: BENCH });
+  let p = probe();
+  if (p.status !== 0 && fs.existsSync(path.join(BENCH, 'node_modules', 'pcap'))) {
+    // An npm that skipped install scripts leaves the binding unbuilt.
+    sh('npm', ['rebuild', 'pcap', '--foreground-scripts'], { cwd: BENCH });
+    p = probe();
+  }
+  if (p.status === 0) return true;
+  const why = (p.stderr || '').split('\n').find((l) => /Error|Cannot/.test(l)) ?? 'unknown error';
+  skipped.push(`node_pcap: could not be installed or built in bench/node_modules (${why.trim()}); its comparison is skipped`);
+  log(`SKIP node_pcap: ${why.trim()}`);
+  return false;
+}
+
+/**
+ * A generated trace, cached under WORK/traces keyed by the generator's
+ * content and its parameters; older versions of the same trace are removed.
+ * `produce(out)` gives the command that writes it; `weight` orders the
+ * generation (longest first).
+ */
+function tracePlan(name, generator, params, produce, weight = 0) {
+  const key = createHash('sha256').update(fs.readFileSync(generator)).update(JSON.stringify(params)).digest('hex').slice(0, 12);
+  return { name, file: path.join(WORK, 'traces', `${name}.${key}.pcap`), produce, weight };
+}
+
+async function materialize(plans) {
+  fs.mkdirSync(path.join(WORK, 'traces'), { recursive: true });
+  const todo = plans.filter((p) => !fs.existsSync(p.file));
+  for (const p of plans) {
+    for (const f of fs.readdirSync(path.join(WORK, 'traces'))) {
+      if (f.startsWith(`${p.name}.`) && path.join(WORK, 'traces', f) !== p.file) fs.rmSync(path.join(WORK, 'traces', f));
+    }
+  }
+  if (!todo.length) {
+    log('   all traces cached');
+    return;
+  }
+  // Generators are single-threaded: run as many at once as there are cores.
+  const queue = [...todo].sort((a, b) => b.weight - a.weight);
+  const worker = async () => {
+    for (let p = queue.shift(); p; p = queue.shift()) {
+      const tmp = `${p.file}.tmp`;
+      const start = Date.now();
+      const [cmd, argv] = p.produce(tmp);
+      const r = await run(cmd, argv);
+      if (r.code !== 0) throw new Error(`generating ${p.name} failed: ${r.stderr}`);
+      fs.renameSync(tmp, p.file);
+      log(`   generated ${p.name} (${mib(fs.statSync(p.file).size)}) in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(os.cpus().length, 4)) }, worker));
+}
+
+// ---------------------------------------------------------------------------
+// The run
+
+const rows = []; // the table
+const row = (measurement, trace, result, vsFloor = '', target = '', status = '') =>
+  rows.push({ measurement, trace, result, vsFloor, target, status });
+const gate = { failures: [] };
+
+function zeekCounts() {
+  const text = fs.readFileSync(path.join(INPUTS, 'bulk-400k.zeek-counts.txt'), 'utf8');
+  const counts = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\s+(\d+)$/.exec(line.trim());
+    if (m) counts[m[1]] = Number(m[2]);
+  }
+  return counts;
+}
+
+function checkCounts(who, ours) {
+  const zeek = zeekCounts();
+  const diffs = Object.entries(zeek)
+    .filter(([name, n]) => (ours?.[name] ?? 0) !== n)
+    .map(([name, n]) => `${name} ${ours?.[name] ?? 0} (Zeek ${n})`);
+  if (!ours) diffs.push('no result');
+  if (diffs.length) gate.failures.push(`${who}: ${diffs.join(', ')}`);
+  return { ok: diffs.length === 0, text: diffs.length ? diffs.join('; ') : `all ${Object.keys(zeek).length} types equal` };
+}
+
+async function main() {
+  log(`tcpsensor benchmark${args.quick ? ' (quick)' : ''}: work dir ${WORK}`);
+  if (loadAtStart > os.cpus().length) {
+    log(`note: load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} cores: other work is running; absolute numbers will be low, compare the ratios`);
+  }
+  for (const f of ['gen-bulk.py', 'gen-synflood.py', 'bulk-400k.zeek-counts.txt']) {
+    if (!fs.existsSync(path.join(INPUTS, f))) throw new Error(`missing ${path.join(INPUTS, f)} (set TCPSENSOR_BENCH_INPUTS)`);
+  }
+
+  let havePcap = false;
+  await step('prepare: builds, node_pcap', async () => {
+    prepareBuilds();
+    havePcap = prepareNodePcap();
+  });
+
+  const py = 'python3';
+  const shared = (script) => path.join(INPUTS, script);
+  const bulk = (n) => tracePlan(`bulk-${n / 1000}k`, shared('gen-bulk.py'), { n }, (out) => [py, [shared('gen-bulk.py'), out, String(n)]], n);
+  const syn = (n) => tracePlan(`synflood-${n >= 1e6 ? `${n / 1e6}m` : `${n / 1000}k`}`, shared('gen-synflood.py'), { n }, (out) => [py, [shared('gen-synflood.py'), out, String(n)]], n / 12);
+  const hold = (n) => tracePlan(`hold-${n / 1000}k`, path.join(BENCH, 'gen-hostile.c'), { conns: n, bytes: HOLD_BYTES },
+    (out) => ['sh', ['-c', `exec "${GEN_HOSTILE}" ${n} ${HOLD_BYTES} > "${out}"`]]);
+  const T = {
+    bulk: bulk(400000),
+    bulk100: bulk(100000),
+    bulk25: bulk(25000),
+    hard: tracePlan('hard', path.join(BENCH, 'gen-hard.mjs'), { conns: 3000, concurrent: 300, seed: 1 },
+      (out) => [process.execPath, [path.join(BENCH, 'gen-hard.mjs'), out, '3000', '300', '1']], 40000),
+    syn: syn(1000000),
+    syn10k: syn(10000),
+    holdSmall: hold(HOLD_CONNS[0]),
+    holdBig: hold(HOLD_CONNS[1]),
+  };
+  await step('inputs: generate or reuse traces', () => materialize(Object.values(T)));
+
+  // -- 1. The bulk trace: floor, native, full stack, node_pcap; the correctness gate.
+  const B = await step(`bulk-400k: floor, native, full stack, node_pcap (best of ${BIG_ROUNDS}, interleaved)`, () =>
+    interleaved(BIG_ROUNDS, {
+      floor: () => floor(T.bulk.file),
+      nativeDefault: () => native(T.bulk.file),
+      nativeAll: () => native(T.bulk.file, { events: 'all', contents: true }),
+      fullDefault: () => full(T.bulk.file),
+      fullAll: () => full(T.bulk.file, { events: 'all', ...CONTENTS_ALL }),
+      ...(havePcap ? { nodePcap: { run: () => nodePcap(T.bulk.file), rounds: 1 } } : {}),
+    }, [T.bulk.file]),
+  );
+  const fl = B.floor;
+  const vs = (x) => (x && fl ? pct(x.packetsPerSecond / fl.packetsPerSecond) : 'n/a');
+  const res = (x, withEvents = false) =>
+    x ? `${rate(x.packetsPerSecond)} pkts${withEvents ? `, ${rate(x.eventsPerSecond)} events` : ''} (${timing(x)}), RSS ${mib(x.rssKB * 1024)}` : 'FAILED';
+  row('floor: libpcap read (bench/floor.c)', 'bulk-400k', fl ? `${rate(fl.packetsPerSecond)} pkts (${timing(fl)})` : 'FAILED', '100%');
+  const share = (x) => (x && fl ? x.packetsPerSecond / fl.packetsPerSecond : 0);
+  row('native core, default events', 'bulk-400k', res(B.nativeDefault, true), vs(B.nativeDefault), '≥ 60% of floor', met(share(B.nativeDefault) >= 0.6));
+  row('native core, all events + contents', 'bulk-400k', res(B.nativeAll, true), vs(B.nativeAll));
+  row('full stack → for await, default events', 'bulk-400k', res(B.fullDefault, true), vs(B.fullDefault), '≥ 45% of floor', met(share(B.fullDefault) >= 0.45));
+  row('full stack → for await, all events + contents', 'bulk-400k', res(B.fullAll, true), vs(B.fullAll), '≥ 2 M events/s', met((B.fullAll?.eventsPerSecond ?? 0) >= 2e6));
+  const gap = Math.max(worstGap(B.fullDefault)?.maxGapMs ?? Infinity, worstGap(B.fullAll)?.maxGapMs ?? Infinity);
+  row('event loop: longest gap of a 10 ms setInterval during the read (worst run)', 'bulk-400k',
+    `default events ${ms(B.fullDefault)}; all events ${ms(B.fullAll)}`, '', '≤ 50 ms', met(gap <= 50));
+  const gn = checkCounts('native', B.nativeAll?.counts);
+  const gf = checkCounts('full stack', B.fullAll?.counts);
+  row('correctness gate: per-type counts = Zeek (all events + contents)', 'bulk-400k', `native: ${gn.text}; full stack: ${gf.text}`, '', 'equal', gn.ok && gf.ok ? 'pass' : '**FAIL**');
+
+  // -- 2. node_pcap (run in the rounds above)
+  const p = B.nodePcap;
+  if (!havePcap) {
+    row("node_pcap's TCPTracker", 'bulk-400k', 'skipped (see below)', '', '', 'n/a');
+  } else if (!p) {
+    skipped.push('node_pcap: its run failed (see the log)');
+    row("node_pcap's TCPTracker", 'bulk-400k', 'FAILED', '', '', 'n/a');
+  } else {
+    const ratio = B.fullDefault ? B.fullDefault.packetsPerSecond / p.packetsPerSecond : 0;
+    const ratioNative = B.nativeDefault ? B.nativeDefault.packetsPerSecond / p.packetsPerSecond : 0;
+    row("node_pcap's TCPTracker (decode + track in JS)", 'bulk-400k',
+      `${rate(p.packetsPerSecond)} pkts (${secs(p.seconds)} s), RSS ${mib(p.rssKB * 1024)}; ${p.sessions.toLocaleString('en-US')} sessions for 400,000 connections`,
+      vs(p));
+    row('full stack (default events) vs node_pcap, packets/s', 'bulk-400k', `${ratio.toFixed(1)}× (native core: ${ratioNative.toFixed(1)}×)`, '', '≥ 10×', met(ratio >= 10));
+  }
+
+  // -- 3. The hard trace
+  await step(`hard trace: floor, native, full stack (best of ${SMALL_ROUNDS})`, async () => {
+    const H = await interleaved(SMALL_ROUNDS, {
+      floor: () => floor(T.hard.file),
+      nativeDefault: () => native(T.hard.file),
+      nativeAll: () => native(T.hard.file, { events: 'all', contents: true }),
+      fullDefault: () => full(T.hard.file),
+      fullAll: () => full(T.hard.file, { events: 'all', ...CONTENTS_ALL }),
+    }, [T.hard.file]);
+    const hv = (x) => (x && H.floor ? pct(x.packetsPerSecond / H.floor.packetsPerSecond) : 'n/a');
+    row('floor', 'hard', H.floor ? `${rate(H.floor.packetsPerSecond)} pkts (${secs(H.floor.seconds)} s)` : 'FAILED', '100%');
+    row('native core, default events', 'hard', res(H.nativeDefault, true), hv(H.nativeDefault));
+    row('native core, all events + contents', 'hard', res(H.nativeAll, true), hv(H.nativeAll));
+    row('full stack, default events', 'hard', res(H.fullDefault, true), hv(H.fullDefault));
+    row('full stack, all events + contents', 'hard', res(H.fullAll, true), hv(H.fullAll));
+  });
+
+  // -- 4. Linearity
+  await step(`scaling: bulk with 25k and 100k connections (best of ${SMALL_ROUNDS})`, async () => {
+    const S = {};
+    for (const [label, plan] of [['25k', T.bulk25], ['100k', T.bulk100]]) {
+      S[label] = await interleaved(SMALL_ROUNDS, {
+        floor: () => floor(plan.file),
+        nativeDefault: () => native(plan.file),
+        fullDefault: () => full(plan.file),
+      }, [plan.file]);
+    }
+    S['400k'] = B;
+    const line = (k) => ['25k', '100k', '400k'].map((n) => (S[n][k] ? M(S[n][k].packetsPerSecond) : '–')).join(' / ');
+    const ratio = (k) => (S['25k'][k] && S['400k'][k] ? S['400k'][k].packetsPerSecond / S['25k'][k].packetsPerSecond : 0);
+    row('scaling, M pkts/s at 25k / 100k / 400k connections (1× / 4× / 16×)', 'bulk-*',
+      `floor ${line('floor')}; native ${line('nativeDefault')}; full stack ${line('fullDefault')}`,
+      `16×/1×: native ${pct(ratio('nativeDefault'))}, full ${pct(ratio('fullDefault'))}`,
+      'linear (16×/1× ≥ 80%)', met(ratio('nativeDefault') >= 0.8 && ratio('fullDefault') >= 0.8));
+  });
+
+  // -- 5. Memory per connection
+  await step('memory: idle half-open connections (SYN flood) and held reassembly data', async () => {
+    const base = await interleaved(1, {
+      native: () => native(T.syn10k.file),
+      full: () => full(T.syn10k.file),
+    });
+    const syn = await interleaved(1, {
+      native: () => native(T.syn.file),
+      full: () => full(T.syn.file),
+    });
+    const pn = per2(syn.native, base.native, 1000000 - 10000);
+    const pf = per2(syn.full, base.full, 1000000 - 10000);
+    row('bytes of RSS per idle (half-open) connection: (RSS(1M SYNs) − RSS(10k SYNs)) / 990k', 'synflood-1m',
+      `native ${pn.toFixed(0)} B (peak RSS ${mibKB(syn.native)}), full stack ${pf.toFixed(0)} B (peak RSS ${mibKB(syn.full)}; longest event-loop gap ${ms(syn.full)})`,
+      '', '≤ 256 B', met(pn <= 256 && pf <= 256));
+
+    const [small, big] = HOLD_CONNS;
+    const hold = await interleaved(1, {
+      nativeSmall: () => native(T.holdSmall.file, { events: MEMORY_EVENTS, contents: true }),
+      fullSmall: () => full(T.holdSmall.file, { events: MEMORY_EVENTS, ...CONTENTS_ALL }),
+      native: () => native(T.holdBig.file, { events: MEMORY_EVENTS, contents: true }),
+      full: () => full(T.holdBig.file, { events: MEMORY_EVENTS, ...CONTENTS_ALL }),
+    });
+    const hn = per2(hold.native, hold.nativeSmall, big - small);
+    const hf = per2(hold.full, hold.fullSmall, big - small);
+    const f = hold.full;
+    const reasm = !f ? 'n/a'
+      : f.statsLive ? `peak reassemblyBytes ${mib(f.peak.reassemblyBytes)} (${(f.peak.reassemblyBytes / big).toFixed(0)} B/conn)`
+      : 'reassemblyBytes not observable (stats() not updated while reading a file)';
+    row(`bytes of RSS per connection holding ${HOLD_BYTES} B above a hole: (RSS(${big / 1000}k) − RSS(${small / 1000}k)) / ${(big - small) / 1000}k`, `hold-${big / 1000}k`,
+      `native ${hn.toFixed(0)} B, full stack ${hf.toFixed(0)} B (peak RSS ${mibKB(hold.native)} / ${mibKB(f)}); ${reasm}; reassemblyDroppedBytes ${f?.final.reassemblyDroppedBytes ?? 'n/a'}`,
+      '', `payload ${HOLD_BYTES} B + state`, '');
+  });
+
+  // -- 6. Conformance corpus
+  await step(`conformance traces: packets/s over all of them (best of ${SMALL_ROUNDS})`, async () => {
+    const manifest = path.join(CONFORMANCE, 'manifest.json');
+    if (!fs.existsSync(manifest)) {
+      skipped.push(`conformance traces: none at ${CONFORMANCE}`);
+      row('conformance corpus', '–', 'skipped: no corpus', '', '', 'n/a');
+      return;
+    }
+    const entries = JSON.parse(fs.readFileSync(manifest, 'utf8')).entries
+      .filter((e) => !e.args && !e.connArgs)
+      .map((e) => ({ file: path.join(CONFORMANCE, e.trace), ignoreChecksums: e.variant === 'ignore_checksums' }))
+      .filter((e) => fs.existsSync(e.file));
+    const files = [...new Set(entries.map((e) => e.file))];
+    const sum = async (list, fn) => {
+      const out = { packets: 0, seconds: 0, failed: 0, rssKB: 0 };
+      for (const e of list) {
+        const r = await fn(e);
+        if (!r) {
+          out.failed++;
+          continue;
+        }
+        out.packets += r.packets;
+        out.seconds += r.seconds;
+        out.rssKB = Math.max(out.rssKB, r.rssKB);
+      }
+      out.packetsPerSecond = out.packets / out.seconds;
+      return out;
+    };
+    const C = await interleaved(SMALL_ROUNDS, {
+      floor: () => sum(files, (e) => floor(e)),
+      native: () => sum(entries, (e) => native(e.file, { events: 'all', contents: true, ignoreChecksums: e.ignoreChecksums })),
+      full: () => full(entries, { events: 'all', ...CONTENTS_ALL }),
+    });
+    const per = (x) => (x ? `${rate(x.packetsPerSecond)} pkts (${secs(x.seconds)} s${x.failed ? `, ${x.failed} files failed` : ''})` : 'FAILED');
+    // The floor reads each trace once; the others read it once per variant.
+    const floorPps = C.floor?.packetsPerSecond;
+    row(`conformance corpus: ${entries.length} runs over ${files.length} traces, all events + contents`, 'conformance',
+      `floor ${per(C.floor)}; native ${per(C.native)}; full stack ${per(C.full)} (in one process, opens included)`,
+      floorPps ? `native ${pct(C.native.packetsPerSecond / floorPps)}, full ${pct(C.full.packetsPerSecond / floorPps)}` : '');
+  });
+
+  // -- 7. Hostile memory bound
+  await step(`hostile: ${args.hostileConns.toLocaleString('en-US')} connections × ${args.hostileBytes.toLocaleString('en-US')} B above a hole, through a FIFO`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsensor-bench-'));
+    const fifo = path.join(dir, 'hostile.pcap');
+    try {
+      const conns = args.hostileConns;
+      const segs = Math.ceil(args.hostileBytes / 1460);
+      // Bytes of pcap: per connection 5 handshake packets (one with a data
+      // byte) and the segments, each with a 16-byte record header.
+      const volume = 24 + conns * (5 * (16 + 54) + 1 + segs * (16 + 54 + 1460));
+      const bound = MAX_REASSEMBLY_BYTES + 4096 * conns + 256 * 1048576;
+      const through = async (reader) => {
+        fs.rmSync(fifo, { force: true });
+        if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
+        // The shell blocks opening the FIFO until the reader opens it.
+        const gen = run('sh', ['-c', `exec "${GEN_HOSTILE}" ${conns} ${args.hostileBytes} > "${fifo}"`]);
+        const [r, g] = await Promise.all([reader(), gen]);
+        if (g.code !== 0) log(`   gen-hostile: ${g.stderr.trim()}`);
+        return r;
+      };
+      const hn = await through(() => native(fifo, { events: MEMORY_EVENTS, contents: true }));
+      log(`   native: ${hn ? `${secs(hn.seconds)} s, RSS ${mib(hn.rssKB * 1024)}` : 'FAILED'}`);
+      const hf = await through(() => full(fifo, { events: MEMORY_EVENTS, ...CONTENTS_ALL }));
+      log(`   full stack: ${hf ? `${secs(hf.seconds)} s, RSS ${mib(hf.rssKB * 1024)}` : 'FAILED'}`);
+      const within = hn && hf && hn.rssKB * 1024 <= bound && hf.rssKB * 1024 <= bound;
+      const gb = (volume / 1e9).toFixed(1);
+      const fr = !hf ? '' : hf.statsLive ? `, peak reassemblyBytes ${mib(hf.peak.reassemblyBytes)}` : ', reassemblyBytes not observable while reading';
+      row(`hostile: ${conns.toLocaleString('en-US')} connections × ${(segs * 1460).toLocaleString('en-US')} B above a hole (${gb} GB through a FIFO), maxReassemblyBytes 256 MiB`,
+        'gen-hostile',
+        `native: peak RSS ${hn ? mib(hn.rssKB * 1024) : 'FAILED'} (${hn ? secs(hn.seconds) : '–'} s); full stack: peak RSS ${hf ? mib(hf.rssKB * 1024) : 'FAILED'} (${hf ? secs(hf.seconds) : '–'} s)${fr}, reassemblyDroppedBytes ${hf ? mib(hf.final.reassemblyDroppedBytes) : '–'}, endpoints stopped ${hf?.final.reassemblyMemoryExceeded ?? '–'}`,
+        '', `RSS ≤ ${mib(bound)} (cap + 4 KiB/conn + 256 MiB)`, met(within));
+      if (!args.hostileFull) notes.push(`The hostile run used ${gb} GB (${args.hostileBytes} B per connection); the full 100 GB run is \`npm run bench -- --hostile-full\`.`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  report();
+  return gate.failures.length === 0;
+}
+
+// ---------------------------------------------------------------------------
+// The report
+
+function git(...a) {
+  const r = spawnSync('git', a, { cwd: ROOT, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+function machine() {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${model.trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}; ` +
+    `load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`;
+}
+
+function table() {
+  const head = ['Measurement', 'Trace', 'Result (best run)', 'vs floor', 'Target', 'Status'];
+  const esc = (s) => String(s).replace(/\|/g, '\\|');
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) lines.push(`| ${[r.measurement, r.trace, r.result, r.vsFloor, r.target, r.status].map(esc).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function report() {
+  const elapsed = (Date.now() - t0) / 1000;
+  const commit = git('rev-parse', '--short', 'HEAD');
+  // RESULTS.md itself is no change to what is measured.
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md') ? ' (with uncommitted changes)' : '';
+  const branch = git('rev-parse', '--abbrev-ref', 'HEAD');
+  const libpcap = spawnSync(FLOOR, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  const extra = process.argv.slice(2).map(quote).join(' ');
+  const command = `npm run bench${extra ? ` -- ${extra}` : ''}`;
+  const when = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const title = `## ${when}${args.label ? ` — ${args.label}` : ''}${args.quick ? ' (quick)' : ''}`;
+  const steps = stepTimes.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join('; ');
+  const md = [
+    title,
+    '',
+    `- Machine: ${machine()}`,
+    `- Commit: ${commit}${dirty} on ${branch}; Node ${process.version}; ${libpcap || 'libpcap'}`,
+    `- Command: \`${command}\` — took ${(elapsed / 60).toFixed(1)} min`,
+    `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm`,
+    '',
+    table(),
+    '',
+    `Step times: ${steps}.`,
+    ...(gate.failures.length ? ['', `**Correctness gate failed**: ${gate.failures.join(' | ')}`] : []),
+    ...skipped.map((s) => `\nSkipped: ${s}`),
+    ...notes.map((s) => `\nNote: ${s}`),
+    '',
+  ].join('\n');
+  process.stdout.write(`\n${md}\n`);
+  if (args.record) {
+    const results = path.join(BENCH, 'RESULTS.md');
+    if (!fs.existsSync(results)) {
+      fs.writeFileSync(results, '# Benchmark results\n\nAppended by `npm run bench` (see README.md for what each row means), newest last.\n\n');
+    }
+    fs.appendFileSync(results, `${md}\n`);
+    log(`appended to ${path.relative(process.cwd(), results)}`);
+  }
+}
+
+main().then(
+  (ok) => {
+    log(`\nbench finished in ${((Date.now() - t0) / 60000).toFixed(1)} min${ok ? '' : ' — CORRECTNESS GATE FAILED'}`);
+    process.exit(ok ? 0 : 1);
+  },
+  (err) => {
+    console.error(`bench: ${err.stack ?? err}`);
+    process.exit(2);
+  },
+);
