@@ -13,7 +13,7 @@ import { open } from './index';
 import { parseZeekSetting, SensorOptions, Source } from './options';
 import type { Sensor } from './sensor';
 
-const USAGE = `usage: tcpsensor (-r FILE | -i IFACE) [-C] [-f BPF] [--events all|NAME,...]
+const USAGE = `usage: tcpsensor (-r FILE|- | -i IFACE) [-C] [-f BPF] [--events all|NAME,...]
                  [--contents all|orig:PORTS|resp:PORTS]... [--set NAME=VALUE]... [--format ndjson|conn]`;
 
 class UsageError extends Error {}

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PcapWriter, TcpFlow, ether, ipv4, tcp } from './helpers/pcap.mjs';
 import { attemptTrace, manyConnections, tupleKey } from './helpers/traces.mjs';
 import { cliPath, collect, ndjson, runCli, scratch } from './helpers/run.mjs';
@@ -59,6 +59,16 @@ test('-r prints one JSON event a line: the crafted connections, as the API repor
   }
   t.is(new Set(uids.values()).size, 3);
   t.deepEqual(out, (await collect(web)).map(asJson));
+});
+
+test('-r - reads the capture from standard input, as tcpdump does', async (t) => {
+  const fromFile = await runCli(['-r', web]);
+  const fromStdin = await runCli(['-r', '-'], { input: readFileSync(web) });
+  t.is(fromStdin.code, 0, fromStdin.stderr);
+  t.is(fromStdin.stdout, fromFile.stdout);
+  const empty = await runCli(['-r', '-'], { input: '' });
+  t.is(empty.code, 1);
+  t.regex(empty.stderr, /^tcpsensor: '-' is not a readable pcap or pcapng file/);
 });
 
 test('byte arguments are base64', async (t) => {

@@ -2,7 +2,9 @@
 // thread waits for it), and a fast one does not starve the event loop
 // (the iterator yields between batches). Timing-sensitive, so serial.
 import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bigTrace, manyConnections } from './helpers/traces.mjs';
 import { scratch, tcpsensor } from './helpers/run.mjs';
@@ -53,6 +55,23 @@ test.serial('a deliberately slow consumer of a 100,000-packet file loses nothing
   t.is(slow.stats.packetsReceived, trace.packets);
   t.is(slow.stats.eventsDroppedByQueue, 0);
   t.is(slow.stats.batchesDroppedByQueue, 0);
+});
+
+test.serial('a file read through a FIFO yields exactly what the file yields', async (t) => {
+  // A FIFO cannot be opened twice; the whole stream must reach one reader.
+  // Its writer is another process, as in `tcpdump -w fifo`: opening a FIFO
+  // waits for the writer.
+  const fifo = scratch('big.fifo');
+  rmSync(fifo, { force: true });
+  execFileSync('mkfifo', [fifo]);
+  const writer = spawn('sh', ['-c', 'exec cat "$0" > "$1"', file, fifo], { stdio: 'ignore' });
+  const written = new Promise((resolve) => writer.on('exit', resolve));
+  const viaFifo = await summarize(open({ file: fifo }));
+  t.is(await written, 0);
+  const direct = await summarize(open({ file }));
+  t.is(viaFifo.stats.packetsReceived, trace.packets);
+  t.deepEqual(viaFifo.counts, direct.counts);
+  t.is(viaFifo.digest, direct.digest);
 });
 
 test.serial('a long read does not starve timers: a 10 ms interval keeps firing', async (t) => {

@@ -54,8 +54,15 @@ bool PacketSource::apply_filter(const std::string& filter, CaptureError* error) 
 std::unique_ptr<PacketSource> PacketSource::open_file(const std::string& path, const std::string& filter,
                                                       CaptureError* error) {
     // Tell a missing or unreadable file from one that is not a capture.
+    // "-" is standard input, as libpcap and tcpdump spell it.
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
+    const bool standard_input = path == "-";
+    if (standard_input) {
+        if (::fstat(STDIN_FILENO, &st) != 0) {
+            fail(error, "ERR_PCAP_OPEN", std::string("cannot read standard input: ") + std::strerror(errno));
+            return nullptr;
+        }
+    } else if (::stat(path.c_str(), &st) != 0) {
         fail(error, "ERR_PCAP_OPEN", "cannot open '" + path + "': " + std::strerror(errno));
         return nullptr;
     }
@@ -63,7 +70,7 @@ std::unique_ptr<PacketSource> PacketSource::open_file(const std::string& path, c
         fail(error, "ERR_PCAP_OPEN", "cannot open '" + path + "': is a directory");
         return nullptr;
     }
-    if (::access(path.c_str(), R_OK) != 0) {
+    if (!standard_input && ::access(path.c_str(), R_OK) != 0) {
         fail(error, "ERR_PCAP_OPEN", "cannot open '" + path + "': " + std::strerror(errno));
         return nullptr;
     }
@@ -79,7 +86,9 @@ std::unique_ptr<PacketSource> PacketSource::open_file(const std::string& path, c
     if (!source->apply_filter(filter, error)) return nullptr;
     // libpcap has vetted the file; a classic pcap is then read by our own
     // reader, the filter (compiled against the same handle) applied to it.
-    source->reader_ = SavefileReader::open(path);
+    // Only a regular file can be opened twice: a FIFO or a pipe would be
+    // split between libpcap's buffer and ours, so libpcap alone reads it.
+    if (S_ISREG(st.st_mode) && !standard_input) source->reader_ = SavefileReader::open(path);
     if (source->reader_ && source->reader_->linktype() != source->linktype_) source->reader_.reset();
     if (source->reader_ && !filter.empty()) {
         source->offline_filter_ = std::make_unique<bpf_program>();
