@@ -53,15 +53,18 @@ function historyAt(bytes: Uint8Array, at: number, len: number): string {
 // A connection shows up in many batches: its uid string and its
 // addresses are formatted once and looked up after that.
 const MAX_CACHED = 1 << 16;
-const uids = new Map<number, { hi: number; uid: string }>();
-const v4addresses = new Map<number, string>();
+const uids = new Map<number, { hi: number; lo: number; uid: string }>();
+const v4addresses = new Map<number, { v4: number; text: string }>();
+// Map keys that fit V8's small integers hash without allocating.
+const SMALL = 0x3fffffff;
 
 function uidOf(hi: number, lo: number): string {
-  const hit = uids.get(lo);
-  if (hit && hit.hi === hi) return hit.uid;
+  const key = lo & SMALL;
+  const hit = uids.get(key);
+  if (hit !== undefined && hit.hi === hi && hit.lo === lo) return hit.uid;
   const uid = formatUid(hi, lo);
   if (uids.size >= MAX_CACHED) uids.clear();
-  uids.set(lo, { hi, uid });
+  uids.set(key, { hi, lo, uid });
   return uid;
 }
 
@@ -69,13 +72,13 @@ function addressAt(view: DataView, bytes: Uint8Array, at: number): string {
   // IPv4-mapped: ten zero bytes, then 0xffff.
   if (view.getUint32(at, true) === 0 && view.getUint32(at + 4, true) === 0 && view.getUint32(at + 8, true) === 0xffff0000) {
     const v4 = view.getUint32(at + 12, false);
-    let s = v4addresses.get(v4);
-    if (s === undefined) {
-      s = formatAddress(bytes, at);
-      if (v4addresses.size >= MAX_CACHED) v4addresses.clear();
-      v4addresses.set(v4, s);
-    }
-    return s;
+    const key = v4 & SMALL;
+    const hit = v4addresses.get(key);
+    if (hit !== undefined && hit.v4 === v4) return hit.text;
+    const text = formatAddress(bytes, at);
+    if (v4addresses.size >= MAX_CACHED) v4addresses.clear();
+    v4addresses.set(key, { v4, text });
+    return text;
   }
   return formatAddress(bytes, at);
 }

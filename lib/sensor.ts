@@ -84,28 +84,37 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     let reader: BatchReader | null = null;
     let untilCheck = CHECK_EVERY;
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+    // Events already decoded go out in resolved promises, without an async
+    // function's machinery; a batch boundary takes the slow path.
+    const slow = async (): Promise<IteratorResult<TcpEvent>> => {
+      if (untilCheck === 0) {
+        untilCheck = CHECK_EVERY;
+        if (performance.now() - this.#lastYield > YIELD_AFTER_MS) await this.#yield();
+      }
+      // close() and aborts stop at once: the rest of a batch is not read.
+      if (!this.#native) reader = null;
+      for (;;) {
+        const ev = reader?.next();
+        if (ev !== undefined) return { done: false, value: ev };
+        try {
+          reader = await this.#nextBatch();
+        } catch (err) {
+          this.close();
+          throw err;
+        }
+        if (reader === null) {
+          this.close();
+          return done;
+        }
+      }
+    };
     const iterator: AsyncIterator<TcpEvent> = {
-      next: async (): Promise<IteratorResult<TcpEvent>> => {
-        if (--untilCheck === 0) {
-          untilCheck = CHECK_EVERY;
-          if (performance.now() - this.#lastYield > YIELD_AFTER_MS) await this.#yield();
+      next: (): Promise<IteratorResult<TcpEvent>> => {
+        if (--untilCheck !== 0 && reader !== null && this.#native) {
+          const ev = reader.next();
+          if (ev !== undefined) return Promise.resolve({ done: false, value: ev });
         }
-        // close() and aborts stop at once: the rest of a batch is not read.
-        if (!this.#native) reader = null;
-        for (;;) {
-          const ev = reader?.next();
-          if (ev !== undefined) return { done: false, value: ev };
-          try {
-            reader = await this.#nextBatch();
-          } catch (err) {
-            this.close();
-            throw err;
-          }
-          if (reader === null) {
-            this.close();
-            return done;
-          }
-        }
+        return slow();
       },
       return: async (): Promise<IteratorResult<TcpEvent>> => {
         // `break` out of for-await: capture stops.
