@@ -4,7 +4,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { PcapWriter, TcpFlow, ether, ipv4, tcp } from './helpers/pcap.mjs';
+import { PcapWriter, TcpFlow, ether, ipv4, tcp, tcpOptions } from './helpers/pcap.mjs';
 import { attemptTrace, manyConnections, tupleKey } from './helpers/traces.mjs';
 import { cliPath, collect, ndjson, runCli, scratch } from './helpers/run.mjs';
 
@@ -77,6 +77,29 @@ test('byte arguments are base64', async (t) => {
   const out = ndjson(r.stdout);
   const first = out.find((e) => e.is_orig && e.id.resp_p === 8080);
   t.is(Buffer.from(first.contents, 'base64').toString(), CONVERSATIONS[1].request);
+});
+
+test('every event with bytes writes them as base64, never as a serialized Buffer object', async (t) => {
+  // Payloads (tcp_packet), option data (tcp_options), stream bytes, and an
+  // inconsistent retransmission (t1, t2).
+  const w = new PcapWriter();
+  const f = new TcpFlow({ writer: w, client: '10.9.2.1:41000', server: '10.9.2.2:80', t0: 10, step: 0.01 });
+  f.handshake();
+  f.data('c', 'abcdef');
+  f.packet('c', { flags: 'PA', seq: (f.c.seq - 6) >>> 0, payload: Buffer.from('abXdef') });
+  f.packet('s', { flags: 'A', options: tcpOptions([{ raw: [99, 4, 0xde, 0xad] }]) });
+  f.close();
+  const file = w.write(scratch('bytes.pcap'));
+  const r = await runCli(['-r', file, '--events', 'tcp_packet,tcp_options,tcp_contents,rexmit_inconsistency', '--contents', 'all']);
+  t.is(r.code, 0, r.stderr);
+  const out = ndjson(r.stdout);
+  const kinds = new Set(out.map((e) => e.event));
+  for (const k of ['tcp_packet', 'tcp_options', 'tcp_contents', 'rexmit_inconsistency']) t.true(kinds.has(k), k);
+  t.false(r.stdout.includes('"type":"Buffer"'));
+  const unknown = out.find((e) => e.event === 'tcp_options' && e.options[0].kind === 99);
+  t.is(Buffer.from(unknown.options[0].data, 'base64').toString('hex'), 'dead');
+  const inconsistency = out.find((e) => e.event === 'rexmit_inconsistency');
+  t.is(Buffer.from(inconsistency.t2, 'base64').toString(), 'abXdef');
 });
 
 test('--events a,b prints exactly those events, as they are in the full output', async (t) => {
