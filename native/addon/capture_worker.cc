@@ -35,21 +35,26 @@ void CaptureWorker::start(std::function<void()> notify) {
 }
 
 void CaptureWorker::run() {
-    PacketView packet;
+    constexpr size_t kReadBatch = 64;
+    constexpr uint64_t kPublishEvery = 16384;  // packets between stats updates
+    PacketView packets[kReadBatch];
     CaptureError error;
     while (!stop_.load() && !abort_.load()) {
         {
             std::lock_guard<std::mutex> lock(mu_);
             run_commands();
         }
-        const PacketSource::Next r = source_->next(&packet, &error);
+        size_t n = 0;
+        const PacketSource::Next r = source_->next_batch(packets, kReadBatch, &n, &error);
         if (r == PacketSource::Next::Packet) {
-            engine_->process(packet);
-            if (config_.live && packet.ts - last_flush_ >= config_.live_flush_interval) {
+            engine_->process_batch(packets, n);
+            const double ts = packets[n - 1].ts;
+            unpublished_ += n;
+            if (config_.live && ts - last_flush_ >= config_.live_flush_interval) {
                 engine_->flush();
-                last_flush_ = packet.ts;
+                last_flush_ = ts;
                 publish_stats();
-            } else if ((++packets_ & 0x3fff) == 0) {
+            } else if (unpublished_ >= kPublishEvery) {
                 publish_stats();
             }
             continue;
@@ -157,6 +162,7 @@ void CaptureWorker::run_commands() {
 }
 
 void CaptureWorker::publish_stats() {
+    unpublished_ = 0;
     const EngineStats& e = engine_->stats();
     const CaptureStats c = source_->stats();
     std::lock_guard<std::mutex> lock(mu_);

@@ -93,7 +93,7 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<bool> abort_{false};
     double last_flush_ = 0;
-    uint64_t packets_ = 0;
+    uint64_t unpublished_ = 0;  // packets processed since stats were last published
 };
 
 }  // namespace tcpsensor

@@ -155,64 +155,57 @@ PacketSource::Next PacketSource::reader_end(int result, CaptureError* error) con
     }
 }
 
-PacketSource::Next PacketSource::next_from_reader(PacketView* packet, CaptureError* error) {
-    SavefileReader::Record r;
-    for (;;) {
-        if (interrupted_.load(std::memory_order_relaxed)) return Next::End;
-        const auto result = reader_->next(&r);
-        if (result != SavefileReader::Result::Packet) return reader_end(static_cast<int>(result), error);
-        if (offline_filter_) {
-            pcap_pkthdr h;
-            h.ts.tv_sec = r.sec;
-            h.ts.tv_usec = r.usec;
-            h.caplen = r.caplen;
-            h.len = r.wirelen;
-            if (!pcap_offline_filter(offline_filter_.get(), &h, r.data)) continue;
-        }
-        ++received_;
-        packet->ts = static_cast<double>(r.sec) + static_cast<double>(r.usec) / 1e6;
-        packet->data = r.data;
-        packet->caplen = r.caplen;
-        packet->wirelen = r.wirelen;
-        return Next::Packet;
-    }
-}
-
 PacketSource::Next PacketSource::next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error) {
     *count = 0;
-    if (!reader_ || offline_filter_) {
-        const Next r = next(packets, error);
+    if (!reader_) {
+        const Next r = next_from_pcap(packets, error);
         if (r == Next::Packet) *count = 1;
         return r;
     }
-    if (interrupted_.load(std::memory_order_relaxed)) return Next::End;
     constexpr size_t kMax = 64;
     SavefileReader::Record records[kMax];
-    size_t n = 0;
-    const auto result = reader_->next_batch(records, max < kMax ? max : kMax, &n);
-    if (result != SavefileReader::Result::Packet) return reader_end(static_cast<int>(result), error);
-    for (size_t i = 0; i < n; ++i) {
-        packets[i].ts = static_cast<double>(records[i].sec) + static_cast<double>(records[i].usec) / 1e6;
-        packets[i].data = records[i].data;
-        packets[i].caplen = records[i].caplen;
-        packets[i].wirelen = records[i].wirelen;
+    for (;;) {
+        if (interrupted_.load(std::memory_order_relaxed)) return Next::End;
+        size_t n = 0;
+        const auto result = reader_->next_batch(records, max < kMax ? max : kMax, &n);
+        if (result != SavefileReader::Result::Packet) return reader_end(static_cast<int>(result), error);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const SavefileReader::Record& r = records[i];
+            if (offline_filter_) {
+                pcap_pkthdr h;
+                h.ts.tv_sec = r.sec;
+                h.ts.tv_usec = r.usec;
+                h.caplen = r.caplen;
+                h.len = r.wirelen;
+                if (!pcap_offline_filter(offline_filter_.get(), &h, r.data)) continue;
+            }
+            view(r.sec, r.usec, r.data, r.caplen, r.wirelen, &packets[kept++]);
+        }
+        // As libpcap's own filter does, only packets that pass are received.
+        received_ += kept;
+        if (kept > 0) {
+            *count = kept;
+            return Next::Packet;
+        }
     }
-    received_ += n;
-    *count = n;
-    return Next::Packet;
 }
 
-PacketSource::Next PacketSource::next(PacketView* packet, CaptureError* error) {
-    if (reader_) return next_from_reader(packet, error);
+void PacketSource::view(int64_t sec, int64_t usec, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                        PacketView* out) {
+    out->ts = static_cast<double>(sec) + static_cast<double>(usec) / 1e6;
+    out->data = data;
+    out->caplen = caplen;
+    out->wirelen = wirelen;
+}
+
+PacketSource::Next PacketSource::next_from_pcap(PacketView* packet, CaptureError* error) {
     pcap_pkthdr* header;
     const u_char* data;
     switch (pcap_next_ex(handle_, &header, &data)) {
         case 1:
             ++received_;
-            packet->ts = static_cast<double>(header->ts.tv_sec) + static_cast<double>(header->ts.tv_usec) / 1e6;
-            packet->data = data;
-            packet->caplen = header->caplen;
-            packet->wirelen = header->len;
+            view(header->ts.tv_sec, header->ts.tv_usec, data, header->caplen, header->len, packet);
             return Next::Packet;
         case 0:
             return Next::Timeout;

@@ -49,24 +49,24 @@ public:
     PacketSource& operator=(const PacketSource&) = delete;
 
     enum class Next { Packet, Timeout, End, Error };
-    // The next packet, viewed in place. Timeout only happens live.
-    Next next(PacketView* packet, CaptureError* error);
     // Up to `max` packets (at least one on Packet), all viewed in place
     // until the next call. libpcap hands out one at a time; our own file
-    // reader as many as its buffer holds.
+    // reader as many as its buffer holds. Timeout only happens live.
     Next next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error);
 
     int linktype() const { return linktype_; }
     bool live() const { return live_; }
     // Kernel counters (live only; zeros for files).
     CaptureStats stats() const;
-    // Makes a blocked next() return End soon; callable from any thread.
+    // Makes a blocked next_batch() return End soon; callable from any thread.
     void interrupt();
 
 private:
     PacketSource(pcap* handle, bool live);
     bool apply_filter(const std::string& filter, CaptureError* error);
-    Next next_from_reader(PacketView* packet, CaptureError* error);
+    Next next_from_pcap(PacketView* packet, CaptureError* error);
+    static void view(int64_t sec, int64_t usec, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
+                     PacketView* out);
     Next reader_end(int result, CaptureError* error) const;
 
     // libpcap reads live captures and pcapng; classic pcap files go
