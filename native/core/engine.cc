@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "byte_order.h"
 #include "contents_files.h"
 
 namespace tcpsensor {
@@ -44,31 +43,6 @@ void Engine::process(const PacketView& packet) {
     handle_frame(packet);
     after_group();
     writer_.end_group();
-}
-
-bool Engine::peek_flow(const PacketView& p, uint32_t* hash) const {
-    uint32_t l3 = 0;
-    if (decode_link(linktype_, p.data, p.caplen, &l3) != LinkResult::Ip) return false;
-    const uint8_t* ip = p.data + l3;
-    const uint32_t cap = p.caplen - l3;
-    Endpoint4 a, b;
-    const uint8_t* tcp;
-    if ((ip[0] >> 4) == 4) {
-        const uint32_t ihl = (ip[0] & 0x0fu) * 4;
-        if (cap < 20 || ihl < 20 || cap < ihl + 4 || ip[9] != 6 || (load_be16(ip + 6) & 0x3fff)) return false;
-        a.addr = IpAddress::from_v4(ip + 12);
-        b.addr = IpAddress::from_v4(ip + 16);
-        tcp = ip + ihl;
-    } else {
-        if (cap < 44 || ip[6] != 6) return false;
-        a.addr = IpAddress::from_v6(ip + 8);
-        b.addr = IpAddress::from_v6(ip + 24);
-        tcp = ip + 40;
-    }
-    a.port = load_be16(tcp);
-    b.port = load_be16(tcp + 2);
-    *hash = table_.hash(a, b);
-    return true;
 }
 
 void Engine::process_batch(const PacketView* packets, size_t count) {

@@ -113,8 +113,6 @@ private:
     void count(Anomaly a) { ++stats_.anomalies[static_cast<size_t>(a)]; }
     uint64_t next_uid();
 
-    bool peek_flow(const PacketView& packet, uint32_t* hash) const;
-
     // --- timers (engine.cc) ---
     void add_timer(Connection& c, TimerKind kind, double due);
     void set_inactivity_timeout(Connection& c, double timeout);

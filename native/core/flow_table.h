@@ -32,16 +32,6 @@ public:
     // (its sides must still be those it was found by).
     void erase(Connection* c);
 
-    // Cache warming for a flow about to be looked up: first its index
-    // slot, later (once that slot is likely cached) the connection.
-    void prefetch_index(uint32_t h) const { __builtin_prefetch(&index_[h & mask_]); }
-    void prefetch_connection(uint32_t h) const {
-        const IndexEntry& e = index_[h & mask_];
-        if (!e.slot_plus_one) return;
-        const auto* c = reinterpret_cast<const char*>(slot_ptr(e.slot_plus_one - 1));
-        for (size_t line = 0; line < sizeof(Connection); line += 64) __builtin_prefetch(c + line);
-    }
-
     // The connection in `slot` if it still has `generation`.
     Connection* at(uint32_t slot, uint32_t generation) const;
 
