@@ -107,6 +107,13 @@ export class BatchReader {
     this.count = view.getUint32(8, true);
   }
 
+  /** The events not yet read, all at once. */
+  rest(): TcpEvent[] {
+    const out: TcpEvent[] = [];
+    for (let ev = this.next(); ev !== undefined; ev = this.next()) out.push(ev);
+    return out;
+  }
+
   /** The next event, or undefined at the end of the batch. */
   next(): TcpEvent | undefined {
     const view = this.#view;
@@ -343,12 +350,4 @@ export class BatchReader {
     }
     return options;
   }
-}
-
-/** Every event of a batch. */
-export function decodeBatch(buffer: ArrayBuffer): TcpEvent[] {
-  const reader = new BatchReader(buffer);
-  const out: TcpEvent[] = [];
-  for (let ev = reader.next(); ev !== undefined; ev = reader.next()) out.push(ev);
-  return out;
 }

@@ -70,9 +70,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
       for (;;) {
         const reader = await this.#nextBatch();
         if (reader === null) return;
-        const events: TcpEvent[] = [];
-        for (let ev = reader.next(); ev !== undefined; ev = reader.next()) events.push(ev);
-        yield events;
+        yield reader.rest();
       }
     } finally {
       this.close();

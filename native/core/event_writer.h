@@ -67,7 +67,6 @@ public:
     EventWriter& operator=(const EventWriter&) = delete;
 
     bool wants(EventKind k) const { return events_.test(static_cast<size_t>(k)); }
-    bool wants_any() const { return events_.any(); }
 
     // A group is everything raised while one packet (and the timers due
     // before it) is processed; batches only end between groups.
