@@ -10,7 +10,7 @@ import { ArgShape, ConnId, ConnRecord, EVENT_KINDS, EVENT_NAME_BY_ID, EndpointSt
 import { formatAddress, formatFlags, formatUid } from './format';
 
 const MAGIC = 0x31425354;
-export const BATCH_VERSION = 1;
+export const BATCH_VERSION = 2;
 const HEADER = 16;
 const TAG_DESCRIPTOR = 0xf0; // 0xf1: snapshot, read through the events that name it
 const TAG_SNAPSHOT_MOVED = 0xf2;
@@ -50,37 +50,46 @@ function historyAt(bytes: Uint8Array, at: number, len: number): string {
   return String.fromCharCode(...bytes.subarray(at, at + len));
 }
 
-// A connection shows up in many batches: its uid string and its
-// addresses are formatted once and looked up after that.
-const MAX_CACHED = 1 << 16;
-const uids = new Map<number, { hi: number; lo: number; uid: string }>();
-const v4addresses = new Map<number, { v4: number; text: string }>();
-// Map keys that fit V8's small integers hash without allocating.
-const SMALL = 0x3fffffff;
+// A connection shows up in many batches: its identity (uid string and
+// id record) is built once and kept in a cache indexed by the connection's
+// pool slot, which the descriptor carries. Slots are dense and reused, so
+// an entry counts only if uid and orientation match too: a reused slot or
+// a role flip (which swaps the sides) builds a fresh identity. Slots and
+// uids are only unique within one engine, so each stream has its own
+// cache. The words compared live in a typed array, one 16-byte stride per
+// entry: as object fields, 32-bit values beyond V8's small integers would
+// be boxed.
+const CACHE_SIZE = 1 << 16;
 
-function uidOf(hi: number, lo: number): string {
-  const key = lo & SMALL;
-  const hit = uids.get(key);
-  if (hit !== undefined && hit.hi === hi && hit.lo === lo) return hit.uid;
-  const uid = formatUid(hi, lo);
-  if (uids.size >= MAX_CACHED) uids.clear();
-  uids.set(key, { hi, lo, uid });
-  return uid;
-}
+/** What the batches of one stream share: identities seen in earlier batches. */
+export class IdentityCache {
+  #keys = new Uint32Array(CACHE_SIZE * 4); // uid low, uid high, orientation + 1
+  #identities: (Identity | undefined)[] = new Array<Identity | undefined>(CACHE_SIZE).fill(undefined);
 
-function addressAt(view: DataView, bytes: Uint8Array, at: number): string {
-  // IPv4-mapped: ten zero bytes, then 0xffff.
-  if (view.getUint32(at, true) === 0 && view.getUint32(at + 4, true) === 0 && view.getUint32(at + 8, true) === 0xffff0000) {
-    const v4 = view.getUint32(at + 12, false);
-    const key = v4 & SMALL;
-    const hit = v4addresses.get(key);
-    if (hit !== undefined && hit.v4 === v4) return hit.text;
-    const text = formatAddress(bytes, at);
-    if (v4addresses.size >= MAX_CACHED) v4addresses.clear();
-    v4addresses.set(key, { v4, text });
-    return text;
+  /** The identity named by the descriptor at `at`. */
+  at(view: DataView, bytes: Uint8Array, at: number): Identity {
+    const lo = view.getUint32(at + 8, true);
+    const hi = view.getUint32(at + 12, true);
+    const orientation = bytes[at + 2] + 1;
+    const index = view.getUint32(at + 20, true) & (CACHE_SIZE - 1);
+    const keys = this.#keys;
+    const k = index * 4;
+    if (keys[k] === lo && keys[k + 1] === hi && keys[k + 2] === orientation) return this.#identities[index] as Identity;
+    const identity: Identity = {
+      uid: formatUid(hi, lo),
+      id: {
+        orig_h: formatAddress(bytes, at + 24),
+        orig_p: view.getUint16(at + 16, true),
+        resp_h: formatAddress(bytes, at + 40),
+        resp_p: view.getUint16(at + 18, true),
+      },
+    };
+    keys[k] = lo;
+    keys[k + 1] = hi;
+    keys[k + 2] = orientation;
+    this.#identities[index] = identity;
+    return identity;
   }
-  return formatAddress(bytes, at);
 }
 
 /** Walks one batch, event by event. */
@@ -90,18 +99,21 @@ export class BatchReader {
   #view: DataView;
   #bytes: Uint8Array;
   #at = HEADER;
-  #identities = new Map<number, Identity>();
   #snapshots = new Map<number, Shared>();
   // Events of one packet are consecutive and share their snapshot.
   #lastSnapAt = -1;
   #lastShared: Shared | undefined;
 
-  constructor(buffer: ArrayBuffer) {
+  #cache: IdentityCache;
+
+  /** `cache` is the stream's: every batch of one stream gets the same one. */
+  constructor(buffer: ArrayBuffer, cache: IdentityCache) {
     const view = new DataView(buffer);
     if (buffer.byteLength < HEADER || view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== BATCH_VERSION) {
       throw new TcpsensorError('ERR_BATCH_FORMAT', 'batch from the addon has an unknown format (rebuild the addon?)');
     }
     this.#buffer = buffer;
+    this.#cache = cache;
     this.#view = view;
     this.#bytes = new Uint8Array(buffer);
     this.count = view.getUint32(8, true);
@@ -138,24 +150,6 @@ export class BatchReader {
     return this.#view.getUint32(at, true) + this.#view.getUint32(at + 4, true) * TWO32;
   }
 
-  #identity(at: number): Identity {
-    let ident = this.#identities.get(at);
-    if (!ident) {
-      const view = this.#view;
-      ident = {
-        uid: uidOf(view.getUint32(at + 12, true), view.getUint32(at + 8, true)),
-        id: {
-          orig_h: addressAt(view, this.#bytes, at + 24),
-          orig_p: view.getUint16(at + 16, true),
-          resp_h: addressAt(view, this.#bytes, at + 40),
-          resp_p: view.getUint16(at + 18, true),
-        },
-      };
-      this.#identities.set(at, ident);
-    }
-    return ident;
-  }
-
   #shared(at: number): Shared {
     if (at === this.#lastSnapAt) return this.#lastShared as Shared;
     const view = this.#view;
@@ -164,7 +158,7 @@ export class BatchReader {
     while (bytes[real] === TAG_SNAPSHOT_MOVED) real = view.getUint32(real + 8, true);
     let s = this.#snapshots.get(real);
     if (!s) {
-      const ident = this.#identity(view.getUint32(real + 8, true));
+      const ident = this.#cache.at(view, bytes, view.getUint32(real + 8, true));
       s = {
         uid: ident.uid,
         id: ident.id,

@@ -6,7 +6,7 @@
  * event loop once (setImmediate), so timers and I/O keep running however
  * far ahead the capture thread is.
  */
-import { BatchReader } from './batch';
+import { BatchReader, IdentityCache } from './batch';
 import { TcpsensorError, abortError, fromNative } from './errors';
 import type { TcpEvent } from './events';
 import { parseUid } from './format';
@@ -31,6 +31,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
   #iterating = false;
   #ended = false;
   #lastStats: SensorStats | null = null;
+  #identities = new IdentityCache();
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   /** Set when the signal aborted the sensor (not by an abort after the end). */
@@ -233,7 +234,7 @@ export class Sensor implements AsyncIterable<TcpEvent> {
         this.#ended = true;
         return null;
       }
-      const reader = new BatchReader(buffer);
+      const reader = new BatchReader(buffer, this.#identities);
       if (reader.count > 0) return reader;
     }
   }

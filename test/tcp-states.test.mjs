@@ -9,7 +9,7 @@
 // IPv4 + TCP without options = 40 bytes of IP per bare packet.
 import test from 'ava';
 import { TcpFlow } from './helpers/pcap.mjs';
-import { collect, named, one, scratch } from './helpers/run.mjs';
+import { collect, named, one, scratch, tcpsensor } from './helpers/run.mjs';
 
 const flow = (o = {}) => new TcpFlow({ t0: 100, step: 1, ...o });
 const EP0 = { size: 0, state: 0, num_pkts: 0, num_bytes_ip: 0 };
@@ -327,6 +327,42 @@ test('connection_flipped: SYN-ACK seen first, then the client ACK: history becom
   const rm = one(t, events, 'connection_state_remove');
   t.is(rm.conn.orig.state, 3);
   t.is(rm.conn.resp.state, 2);
+});
+
+test('ids stay right across batches and streams: a flip, one event per batch, two sensors with the same uids read in turns', async (t) => {
+  // Both traces make one connection in the same pool slot with the same
+  // uid (same engine seed); only the addresses differ. Identities are
+  // cached across batches, so this is what would catch a stale one.
+  const a = flow();
+  a.synAck();
+  a.ack('c');
+  const b = flow({ client: '10.9.9.9:50000', server: '10.8.8.8:443' });
+  b.synAck();
+  b.ack('c');
+  const opts = { events: 'all', batchEvents: 1, highWaterMark: 1 };
+  const sa = tcpsensor.open({ file: a.write(scratch('flip-stream-a.pcap')) }, opts);
+  const sb = tcpsensor.open({ file: b.write(scratch('flip-stream-b.pcap')) }, opts);
+  const ia = sa[Symbol.asyncIterator]();
+  const ib = sb[Symbol.asyncIterator]();
+  const got = { a: [], b: [] };
+  for (let done = 0; done < 2; ) {
+    done = 0;
+    for (const [key, it] of [['a', ia], ['b', ib]]) {
+      const r = await it.next();
+      if (r.done) done++;
+      else got[key].push(r.value);
+    }
+  }
+  t.is(one(t, got.a, 'new_connection').uid, one(t, got.b, 'new_connection').uid);
+  const show = (e) => `${e.event} ${e.id.orig_h}:${e.id.orig_p} > ${e.id.resp_h}:${e.id.resp_p}`;
+  const expect = (server, client) => [
+    `new_connection ${server} > ${client}`,
+    `connection_flipped ${client} > ${server}`,
+    `connection_state_remove ${client} > ${server}`,
+  ];
+  const lifecycle = (events) => events.filter((e) => ['new_connection', 'connection_flipped', 'connection_state_remove'].includes(e.event)).map(show);
+  t.deepEqual(lifecycle(got.a), expect('10.0.0.2:80', '10.0.0.1:40000'));
+  t.deepEqual(lifecycle(got.b), expect('10.8.8.8:443', '10.9.9.9:50000'));
 });
 
 test('connection_flipped: data from the SYN-ACK sender after a lone SYN-ACK gives ^hd', async (t) => {

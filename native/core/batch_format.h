@@ -8,7 +8,10 @@
 //
 // Records:
 //   descriptor (tag kTagDescriptor, aux = IP version): who a connection is.
-//     8 u64 uid | 16 u16 orig_p | 18 u16 resp_p | 24 orig_h[16] | 40 resp_h[16]
+//     2 u8 orientation (which physical side originates; changes on a flip)
+//     8 u64 uid | 16 u16 orig_p | 18 u16 resp_p | 20 u32 pool slot (dense,
+//     reused: lets the reader keep identities in an array) |
+//     24 orig_h[16] | 40 resp_h[16]
 //   snapshot (tag kTagSnapshot): the connection record as events see it.
 //     8 u32 descriptor offset | 12 u8 orig.state | 13 u8 resp.state | 14 u16 history length
 //     16 f64 start_time | 24 f64 duration | 32 u64 orig.size | 40 u64 orig.num_pkts
@@ -32,7 +35,7 @@
 namespace tcpsensor::batch {
 
 constexpr uint32_t kMagic = 0x31425354;  // "TSB1"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kHeaderSize = 16;
 
 constexpr uint8_t kTagDescriptor = 0xF0;

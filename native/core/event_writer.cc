@@ -151,10 +151,13 @@ void EventWriter::ensure_descriptor(Connection& c) {
     const Endpoint4& p = c.resp_id();
     r[0] = batch::kTagDescriptor;
     r[1] = o.addr.is_v4() && p.addr.is_v4() ? 4 : 6;
+    r[2] = c.orig_side;
+    r[3] = 0;
     store_le<uint32_t>(r + 4, batch::kDescriptorSize);
     store_le<uint64_t>(r + 8, c.uid);
     store_le<uint16_t>(r + 16, o.port);
     store_le<uint16_t>(r + 18, p.port);
+    store_le<uint32_t>(r + 20, c.slot);
     std::memcpy(r + 24, o.addr.bytes, 16);
     std::memcpy(r + 40, p.addr.bytes, 16);
     c.desc_batch = batch_id_;
