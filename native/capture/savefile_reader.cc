@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace tcpsensor {
 
@@ -12,9 +16,15 @@ namespace {
 
 constexpr uint32_t kMagicMicro = 0xa1b2c3d4;
 constexpr uint32_t kMagicNano = 0xa1b23c4d;
-constexpr size_t kChunk = 4u << 20;
 // libpcap's own ceiling on a record's captured length.
 constexpr uint32_t kMaxCaplen = 262144;
+// A chunk is read behind a headroom that takes the partial record left
+// at the end of the previous chunk, so records never straddle buffers.
+constexpr size_t kHeadroom = kMaxCaplen + 16;
+constexpr size_t kChunkPayload = 2u << 20;
+// Chunks in flight: the one being handed out, one being read, the rest
+// read and waiting.
+constexpr size_t kChunks = 4;
 
 uint32_t get32(const uint8_t* p, bool swapped) {
     uint32_t v;
@@ -23,6 +33,100 @@ uint32_t get32(const uint8_t* p, bool swapped) {
 }
 
 }  // namespace
+
+// The read-ahead thread: fills free chunks in file order until end of
+// file or an error, which it reports as the last chunk.
+class ReadAhead {
+public:
+    struct Chunk {
+        std::unique_ptr<uint8_t[]> mem;  // payload at mem + kHeadroom
+        size_t len = 0;
+        int error = 0;  // errno of a failed read
+        bool last = false;
+    };
+
+    explicit ReadAhead(int fd) : fd_(fd) {
+        for (size_t i = 0; i < kChunks; ++i) free_.emplace_back(new uint8_t[kHeadroom + kChunkPayload]);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~ReadAhead() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+    }
+    ReadAhead(const ReadAhead&) = delete;
+    ReadAhead& operator=(const ReadAhead&) = delete;
+
+    // The next chunk in file order; after the last one, empty last chunks.
+    Chunk take() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [this] { return !filled_.empty() || finished_; });
+        if (filled_.empty()) {
+            Chunk end;
+            end.last = true;
+            return end;
+        }
+        Chunk c = std::move(filled_.front());
+        filled_.pop_front();
+        lock.unlock();
+        changed_.notify_all();
+        return c;
+    }
+
+    void give_back(std::unique_ptr<uint8_t[]> mem) {
+        if (!mem) return;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            free_.push_back(std::move(mem));
+        }
+        changed_.notify_all();
+    }
+
+private:
+    void run() {
+        for (;;) {
+            Chunk c;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                changed_.wait(lock, [this] { return stop_ || !free_.empty(); });
+                if (stop_) break;
+                c.mem = std::move(free_.back());
+                free_.pop_back();
+            }
+            uint8_t* const out = c.mem.get() + kHeadroom;
+            while (c.len < kChunkPayload) {
+                const ssize_t n = ::read(fd_, out + c.len, kChunkPayload - c.len);
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) c.error = errno;
+                if (n <= 0) {
+                    c.last = true;
+                    break;
+                }
+                c.len += static_cast<size_t>(n);
+            }
+            const bool last = c.last;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                filled_.push_back(std::move(c));
+                if (last) finished_ = true;
+            }
+            changed_.notify_all();
+            if (last) break;
+        }
+    }
+
+    const int fd_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<Chunk> filled_;
+    std::vector<std::unique_ptr<uint8_t[]>> free_;
+    bool stop_ = false;
+    bool finished_ = false;
+    std::thread thread_;
+};
 
 std::unique_ptr<SavefileReader> SavefileReader::open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -51,35 +155,61 @@ std::unique_ptr<SavefileReader> SavefileReader::open(const std::string& path) {
 }
 
 SavefileReader::SavefileReader(int fd, bool swapped, bool nanoseconds, int linktype, uint32_t snaplen)
-    : fd_(fd), swapped_(swapped), nanoseconds_(nanoseconds), linktype_(linktype), snaplen_(snaplen) {
-    buf_.resize(kChunk);
+    : fd_(fd),
+      swapped_(swapped),
+      nanoseconds_(nanoseconds),
+      linktype_(linktype),
+      snaplen_(snaplen),
+      snapshot_(snaplen == 0 ? kMaxCaplen : snaplen) {
 #ifdef POSIX_FADV_SEQUENTIAL
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
+    ahead_ = std::make_unique<ReadAhead>(fd_);
 }
 
-SavefileReader::~SavefileReader() { ::close(fd_); }
+SavefileReader::~SavefileReader() {
+    ahead_.reset();  // joins the thread before its descriptor closes
+    ::close(fd_);
+}
 
 bool SavefileReader::fill(size_t need) {
-    if (end_ - pos_ >= need) return true;
-    // Keep the partial record, move it to the front, read behind it.
-    if (pos_ > 0) {
-        std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
-        end_ -= pos_;
-        pos_ = 0;
-    }
-    if (need > buf_.size()) buf_.resize(need);
-    while (end_ < need && !eof_) {
-        const ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            error_ = std::strerror(errno);
-            return false;
+    while (end_ - pos_ < need) {
+        if (eof_) return false;
+        ReadAhead::Chunk c = ahead_->take();
+        if (c.error) error_ = std::strerror(c.error);
+        if (c.last) eof_ = true;
+        if (c.len == 0) {
+            ahead_->give_back(std::move(c.mem));
+            continue;
         }
-        if (n == 0) eof_ = true;
-        end_ += static_cast<size_t>(n);
+        // The partial record moves in front of the new chunk's bytes
+        // (records are at most kMaxCaplen, so it fits the headroom).
+        const size_t partial = end_ - pos_;
+        uint8_t* const base = c.mem.get();
+        if (partial) std::memcpy(base + kHeadroom - partial, data_ + pos_, partial);
+        ahead_->give_back(std::move(chunk_));
+        chunk_ = std::move(c.mem);
+        data_ = base;
+        pos_ = kHeadroom - partial;
+        end_ = kHeadroom + c.len;
     }
-    return end_ - pos_ >= need;
+    return true;
+}
+
+// The record header at h, with libpcap's rules for its captured length:
+// beyond kMaxCaplen the file is corrupt (false); beyond the file's
+// snapshot length the packet is cut to it. *stored is what the record
+// occupies after its header.
+bool SavefileReader::read_header(const uint8_t* h, Record* r, uint32_t* stored) const {
+    *stored = get32(h + 8, swapped_);
+    if (*stored > kMaxCaplen) return false;
+    r->sec = get32(h, swapped_);
+    const uint32_t frac = get32(h + 4, swapped_);
+    r->usec = nanoseconds_ ? frac / 1000 : frac;
+    r->caplen = *stored > snapshot_ ? snapshot_ : *stored;
+    r->wirelen = get32(h + 12, swapped_);
+    r->data = h + 16;
+    return true;
 }
 
 SavefileReader::Result SavefileReader::next_batch(Record* out, size_t max, size_t* count) {
@@ -90,18 +220,11 @@ SavefileReader::Result SavefileReader::next_batch(Record* out, size_t max, size_
     // Further records only as far as the buffer already holds them: a
     // refill would move the ones handed out.
     while (n < max && end_ - pos_ >= 16) {
-        const uint8_t* h = buf_.data() + pos_;
-        const uint32_t caplen = get32(h + 8, swapped_);
-        if (caplen > kMaxCaplen && caplen > snaplen_) break;  // next() reports it
-        if (end_ - pos_ < 16 + static_cast<size_t>(caplen)) break;
-        Record& r = out[n++];
-        r.sec = get32(h, swapped_);
-        const uint32_t frac = get32(h + 4, swapped_);
-        r.usec = nanoseconds_ ? frac / 1000 : frac;
-        r.caplen = caplen;
-        r.wirelen = get32(h + 12, swapped_);
-        r.data = h + 16;
-        pos_ += 16 + caplen;
+        uint32_t stored;
+        if (!read_header(data_ + pos_, &out[n], &stored)) break;  // next() reports it
+        if (end_ - pos_ < 16 + static_cast<size_t>(stored)) break;
+        pos_ += 16 + stored;
+        ++n;
     }
     *count = n;
     return Result::Packet;
@@ -114,24 +237,20 @@ SavefileReader::Result SavefileReader::next(Record* out) {
         error_ = "truncated dump file; a packet header is cut short";
         return Result::Truncated;
     }
-    const uint8_t* h = buf_.data() + pos_;
-    out->sec = get32(h, swapped_);
-    const uint32_t frac = get32(h + 4, swapped_);
-    out->usec = nanoseconds_ ? frac / 1000 : frac;
-    out->caplen = get32(h + 8, swapped_);
-    out->wirelen = get32(h + 12, swapped_);
-    if (out->caplen > kMaxCaplen && out->caplen > snaplen_) {
-        error_ = "invalid packet capture length " + std::to_string(out->caplen);
+    uint32_t stored;
+    if (!read_header(data_ + pos_, out, &stored)) {
+        error_ = "invalid packet capture length " + std::to_string(stored) + ", bigger than maximum of " +
+                 std::to_string(kMaxCaplen);
         return Result::Invalid;
     }
-    if (!fill(16 + static_cast<size_t>(out->caplen))) {
+    if (!fill(16 + static_cast<size_t>(stored))) {
         if (!error_.empty()) return Result::IoError;
-        error_ = "truncated dump file; tried to read " + std::to_string(out->caplen) + " captured bytes, only got " +
+        error_ = "truncated dump file; tried to read " + std::to_string(stored) + " captured bytes, only got " +
                  std::to_string(end_ - pos_ - 16);
         return Result::Truncated;
     }
-    out->data = buf_.data() + pos_ + 16;
-    pos_ += 16 + out->caplen;
+    out->data = data_ + pos_ + 16;  // fill() may have moved the record
+    pos_ += 16 + stored;
     return Result::Packet;
 }
 

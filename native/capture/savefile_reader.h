@@ -2,6 +2,10 @@
 // large read() chunks: one kernel copy, no stdio, no per-packet copy.
 // libpcap reads the same files through two fread() calls per packet into
 // its own buffer; pcapng and anything unusual still go through libpcap.
+//
+// The chunks are read ahead by a thread of the reader's own (ReadAhead),
+// so the kernel's copy of the next chunk overlaps the engine's work on
+// this one instead of stalling the capture thread.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +14,8 @@
 #include <vector>
 
 namespace tcpsensor {
+
+class ReadAhead;
 
 class SavefileReader {
 public:
@@ -43,13 +49,17 @@ public:
 private:
     SavefileReader(int fd, bool swapped, bool nanoseconds, int linktype, uint32_t snaplen);
     bool fill(size_t need);  // makes `need` bytes available at pos_
+    bool read_header(const uint8_t* h, Record* r, uint32_t* stored) const;
 
     int fd_;
     bool swapped_;
     bool nanoseconds_;
     int linktype_;
     uint32_t snaplen_;
-    std::vector<uint8_t> buf_;
+    uint32_t snapshot_;  // what libpcap cuts captured lengths to
+    std::unique_ptr<ReadAhead> ahead_;
+    std::unique_ptr<uint8_t[]> chunk_;  // the chunk being handed out
+    const uint8_t* data_ = nullptr;
     size_t pos_ = 0;
     size_t end_ = 0;
     bool eof_ = false;
