@@ -45,6 +45,11 @@ namespace tcpsensor {
     X(truncated_inner_IP)                                                               \
     X(inner_IP_payload_length_mismatch)                                                 \
     X(exceeded_tunnel_max_depth)                                                        \
+    X(truncated_UDP_header)           /* Zeek: truncated_header, for UDP */             \
+    X(internally_truncated_UDP_header) /* Zeek: internally_truncated_header, for UDP */ \
+    X(bad_UDP_checksum)                                                                 \
+    X(tunnel_protocol_violation)      /* a UDP tunnel's header refused (sticky) */      \
+    X(udp_sessions_full)              /* our bound on tracked outer UDP flows */        \
     X(reassembly_memory_exceeded)     /* our bound on buffered stream bytes */          \
     X(history_truncated)              /* history longer than we keep */
 

@@ -513,15 +513,15 @@ uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial) 
 
 bool ipv4_header_checksum_ok(const uint8_t* header, uint32_t len) { return fold(add_chunks(header, len)) == 0xffff; }
 
-bool tcp_checksum_ok(const IpPacket& ip, const uint8_t* tcp, uint32_t tcp_len) {
+bool transport_checksum_ok(const IpPacket& ip, uint8_t proto, const uint8_t* segment, uint32_t len) {
     // The pseudo-header, summed in place: addresses, protocol, length.
-    uint64_t acc = add_chunks(tcp, tcp_len);
+    uint64_t acc = add_chunks(segment, len);
     if (ip.version == 4) {
         acc += add_chunks(ip.src.bytes + 12, 4) + add_chunks(ip.dst.bytes + 12, 4);
-        acc += native16(6) + native16(static_cast<uint16_t>(tcp_len));
+        acc += native16(proto) + native16(static_cast<uint16_t>(len));
     } else {
         acc += add_chunks(ip.src.bytes, 16) + add_chunks(ip.dst.bytes, 16);
-        acc += native16(static_cast<uint16_t>(tcp_len >> 16)) + native16(static_cast<uint16_t>(tcp_len)) + native16(6);
+        acc += native16(static_cast<uint16_t>(len >> 16)) + native16(static_cast<uint16_t>(len)) + native16(proto);
     }
     return fold(acc) == 0xffff;
 }

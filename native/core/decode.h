@@ -92,9 +92,10 @@ constexpr uint8_t URG = 0x20;
 // Requires at least 20 readable bytes.
 TcpHeader read_tcp_header(const uint8_t* p);
 
-// Verifies the TCP checksum over the pseudo-header, TCP header and
-// `tcp_len` bytes (header plus payload), all of which must be captured.
-bool tcp_checksum_ok(const IpPacket& ip, const uint8_t* tcp, uint32_t tcp_len);
+// Verifies a TCP or UDP (`proto`) checksum over the pseudo-header and the
+// `len` bytes of the segment (header plus payload), all of which must be
+// captured.
+bool transport_checksum_ok(const IpPacket& ip, uint8_t proto, const uint8_t* segment, uint32_t len);
 
 // The Internet checksum (RFC 1071) of a byte range, folded, not inverted.
 uint16_t ones_complement_sum(const uint8_t* data, size_t len, uint32_t initial = 0);

@@ -12,6 +12,7 @@ Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, ui
       writer_(options.events, options.batch_max_events, options.batch_max_bytes, consumer),
       table_(seed),
       fragments_(options.max_fragment_bytes, options.frag_timeout),
+      udp_sessions_(seed ^ 0x2545f4914f6cdd1dull, options.max_udp_sessions),
       uid_state_(seed ^ 0x5bd1e9955bd1e995ull) {}
 
 Engine::~Engine() {
@@ -70,6 +71,7 @@ void Engine::handle_frame(const PacketView& packet) {
         case LinkResult::Ip:
             break;
     }
+    frame_complete_ = packet.wirelen <= packet.caplen;
     const uint32_t wire = packet.wirelen > l3 ? packet.wirelen - l3 : 0;
     handle_l3(packet.data + l3, packet.caplen - l3, wire, packet.ts, Encapsulation{});
 }
@@ -91,8 +93,10 @@ void Engine::handle_l3(const uint8_t* data, uint32_t captured, uint32_t wire, do
 
 void Engine::handle_ip(IpPacket& ip, double t, const Encapsulation& encap) {
     if (ip.proto == 4 || ip.proto == 41 || ip.proto == 47) return handle_tunnel(ip, t, encap);
+    if (ip.proto == 17) return handle_udp(ip, t, encap);
     if (ip.proto != 6) {
-        if (ip.proto == 59) count(Anomaly::ipv6_no_next);
+        // A Teredo bubble has no next header, and Zeek says nothing of it.
+        if (ip.proto == 59 && encap.innermost != TunnelKind::Teredo) count(Anomaly::ipv6_no_next);
         ++stats_.packets_non_tcp;
         return;
     }
@@ -344,7 +348,8 @@ const EngineStats& Engine::stats() {
     stats_.events = writer_.events_written();
     stats_.reassembly_bytes = block_memory_.bytes_held;
     stats_.fragment_bytes = fragments_.bytes();
-    stats_.memory_bytes = table_.memory_bytes() + timers_.memory_bytes() + block_memory_.bytes_held +
+    stats_.memory_bytes = table_.memory_bytes() + timers_.memory_bytes() + udp_sessions_.memory_bytes() +
+                          block_memory_.bytes_held +
                           block_memory_.blocks_held * sizeof(StreamBlock) + fragments_.bytes();
     return stats_;
 }

@@ -20,21 +20,15 @@
 
 #include "anomalies.h"
 #include "decode.h"
+#include "encapsulation.h"
 #include "event_writer.h"
 #include "flow_table.h"
 #include "fragments.h"
 #include "options.h"
 #include "timer_queue.h"
+#include "udp_sessions.h"
 
 namespace tcpsensor {
-
-// The tunnels a packet arrived through, as Zeek compares them (tunnel
-// kind, IP protocol and the unordered address pair of each layer),
-// condensed to a fingerprint; depth 0 is a packet seen directly.
-struct Encapsulation {
-    uint64_t fingerprint = 0;
-    uint8_t depth = 0;
-};
 
 struct PacketView {
     double ts;
@@ -104,6 +98,15 @@ private:
     void handle_l3(const uint8_t* ip, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap);
     void handle_ip(IpPacket& ip, double t, const Encapsulation& encap);
     void handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap);
+    // --- UDP tunnels (udp_tunnels.cc) ---
+    void handle_udp(const IpPacket& ip, double t, const Encapsulation& encap);
+    void decapsulate_udp(TunnelKind kind, UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured,
+                         double t, const Encapsulation& encap);
+    void teredo(UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured, double t,
+                const Encapsulation& encap);
+    void gtpv1(UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured, double t,
+               const Encapsulation& encap);
+    void inner_ethernet(const uint8_t* frame, uint32_t len, uint32_t uncaptured, double t, const Encapsulation& encap);
     void check_encapsulation(Connection& c, const Encapsulation& encap);
     Connection* new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
                                double t, const Encapsulation& encap);
@@ -178,12 +181,16 @@ private:
     FlowTable table_;
     TimerQueue timers_;
     FragmentReassembler fragments_;
+    UdpSessions udp_sessions_;
     BlockMemory block_memory_;
     // Emptied block lists, kept with their storage: connections come and go
     // at packet rate, and their lists need not be reallocated each time.
     std::vector<std::unique_ptr<BlockList>> spare_block_lists_;
     EngineStats stats_;
     double network_time_ = 0;
+    // Whether the current frame was captured whole (UDP checksums are
+    // only verified then, as Zeek does).
+    bool frame_complete_ = true;
     uint64_t uid_state_;
     bool finished_ = false;
     // Connections whose connection_established was raised in the current

@@ -30,11 +30,11 @@ FlowTable::FlowTable(uint64_t seed) : seed_(seed) {
 
 FlowTable::~FlowTable() = default;
 
-uint32_t FlowTable::hash(const Endpoint4& a, const Endpoint4& b) const {
+uint32_t hash_tuple(uint64_t seed, const Endpoint4& a, const Endpoint4& b) {
     const bool a_first = a.addr < b.addr || (a.addr == b.addr && a.port <= b.port);
     const Endpoint4& lo = a_first ? a : b;
     const Endpoint4& hi = a_first ? b : a;
-    uint64_t h = seed_;
+    uint64_t h = seed;
     h = mum(load64(lo.addr.bytes) ^ kP0, load64(lo.addr.bytes + 8) ^ h);
     h = mum(load64(hi.addr.bytes) ^ kP1, load64(hi.addr.bytes + 8) ^ h);
     h = mum((static_cast<uint64_t>(lo.port) << 16 | hi.port) ^ kP2, h ^ kP0);

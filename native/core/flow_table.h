@@ -14,6 +14,11 @@
 
 namespace tcpsensor {
 
+// Keyed hash of the unordered pair {a, b}: the same for both directions,
+// and unpredictable without the seed (hostile traffic cannot aim at one
+// probe chain).
+uint32_t hash_tuple(uint64_t seed, const Endpoint4& a, const Endpoint4& b);
+
 class FlowTable {
 public:
     explicit FlowTable(uint64_t seed);
@@ -21,8 +26,7 @@ public:
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
 
-    // Hash of the unordered pair {a, b}.
-    uint32_t hash(const Endpoint4& a, const Endpoint4& b) const;
+    uint32_t hash(const Endpoint4& a, const Endpoint4& b) const { return hash_tuple(seed_, a, b); }
 
     Connection* find(const Endpoint4& a, const Endpoint4& b, uint32_t h) const;
 

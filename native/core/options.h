@@ -60,6 +60,10 @@ struct Options {
     // Bytes held by IP fragment reassembly; frag_timeout is Zeek's own.
     uint64_t max_fragment_bytes = 64ull * 1024 * 1024;
     double frag_timeout = 300.0;
+    // Outer UDP flows of UDP tunnels tracked at once (64 bytes each, in a
+    // table at most twice that size); beyond it, a new flow's packets are
+    // decapsulated without memory of earlier ones (counted).
+    uint32_t max_udp_sessions = 1u << 18;
 
     // --- Event selection ---
     EventSet events = default_event_set();

@@ -166,7 +166,7 @@ void Engine::deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, con
 
     const int side = is_orig ? c.orig_side : c.orig_side ^ 1;
     if (!options_.ignore_checksums && caplen >= len &&
-        !tcp_checksum_ok(ip, th.bytes, static_cast<uint32_t>(hdr_len + len))) {
+        !transport_checksum_ok(ip, 6, th.bytes, static_cast<uint32_t>(hdr_len + len))) {
         count(Anomaly::bad_TCP_checksum);
         weird(c, "bad_TCP_checksum");
         scaled_event(c, side, &EndpointExtras::checksum_errors, 'C', EventKind::tcp_multiple_checksum_errors);

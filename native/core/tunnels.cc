@@ -1,7 +1,7 @@
 // IP tunnels, decapsulated as Zeek's packet analysis does even in bare
 // mode: IP in IP (protocols 4 and 41) and GRE (47; version 0 with raw IP,
-// transparent Ethernet bridging or ERSPAN inside, version 1 as PPTP). The
-// inner packet runs through the same path; the connection notes the tunnels
+// transparent Ethernet bridging or ERSPAN inside, version 1 as PPTP). UDP
+// tunnels are in udp_tunnels.cc. The inner packet runs through the same path; the connection notes the tunnels
 // it came through, and when they change (Zeek's tunnel_changed) more than
 // Tunnel::max_changes_per_connection times, it gets history X and the weird
 // tunnel_max_changes_per_connection_exceeded.
@@ -14,35 +14,14 @@ namespace tcpsensor {
 
 namespace {
 
-// Zeek's Tunnel::max_depth and Tunnel::max_changes_per_connection.
-constexpr uint8_t kMaxTunnelDepth = 4;
+// Zeek's Tunnel::max_changes_per_connection.
 constexpr uint8_t kMaxTunnelChanges = 5;
 // Zeek's session-level history bit for analyzer limits ('X').
 constexpr uint32_t kHistLimitReached = 0x400;
 
-enum class TunnelKind : uint8_t { Ip = 1, Gre = 2 };
-
 uint64_t mix(uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
     return h * 0xff51afd7ed558ccdull;
-}
-
-// One more layer: Zeek compares tunnels by kind, IP protocol and the
-// unordered pair of addresses.
-Encapsulation add_layer(const Encapsulation& encap, const IpPacket& outer, TunnelKind kind) {
-    const bool forward = !(outer.dst < outer.src);
-    const IpAddress& a = forward ? outer.src : outer.dst;
-    const IpAddress& b = forward ? outer.dst : outer.src;
-    uint64_t h = mix(encap.fingerprint ? encap.fingerprint : 0x6a09e667f3bcc909ull,
-                     (static_cast<uint64_t>(kind) << 8) | outer.proto);
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t w;
-        std::memcpy(&w, a.bytes + i, 8);
-        h = mix(h, w);
-        std::memcpy(&w, b.bytes + i, 8);
-        h = mix(h, w);
-    }
-    return Encapsulation{h | 1, static_cast<uint8_t>(encap.depth + 1)};
 }
 
 uint32_t gre_header_len(uint16_t flags) {
@@ -55,6 +34,34 @@ uint32_t gre_header_len(uint16_t flags) {
 }
 
 }  // namespace
+
+// One more layer: Zeek compares IP tunnels by kind, IP protocol and the
+// unordered pair of addresses.
+Encapsulation add_ip_layer(const Encapsulation& encap, const IpAddress& src, const IpAddress& dst, uint8_t proto,
+                           TunnelKind kind) {
+    const bool forward = !(dst < src);
+    const IpAddress& a = forward ? src : dst;
+    const IpAddress& b = forward ? dst : src;
+    uint64_t h = mix(encap.fingerprint ? encap.fingerprint : 0x6a09e667f3bcc909ull,
+                     (static_cast<uint64_t>(kind) << 8) | proto);
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, a.bytes + i, 8);
+        h = mix(h, w);
+        std::memcpy(&w, b.bytes + i, 8);
+        h = mix(h, w);
+    }
+    return Encapsulation{h | 1, static_cast<uint8_t>(encap.depth + 1), kind};
+}
+
+// UDP tunnels compare by their outer UDP connection (addresses, ports and
+// uid in Zeek), which the session's identity stands for.
+Encapsulation add_udp_layer(const Encapsulation& encap, TunnelKind kind, uint64_t session) {
+    uint64_t h = mix(encap.fingerprint ? encap.fingerprint : 0x6a09e667f3bcc909ull,
+                     (static_cast<uint64_t>(kind) << 8) | 17);
+    h = mix(h, session);
+    return Encapsulation{h | 1, static_cast<uint8_t>(encap.depth + 1), kind};
+}
 
 void Engine::check_encapsulation(Connection& c, const Encapsulation& encap) {
     const uint64_t before = c.extras ? c.extras->encapsulation : 0;
@@ -79,7 +86,7 @@ void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation&
 
     if (outer.proto == 4 || outer.proto == 41) {
         // The payload, as captured, is the inner IP packet.
-        return handle_l3(data, len, len, t, add_layer(encap, outer, TunnelKind::Ip));
+        return handle_l3(data, len, len, t, add_ip_layer(encap, outer.src, outer.dst, outer.proto, TunnelKind::Ip));
     }
 
     // GRE.
@@ -133,7 +140,7 @@ void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation&
     const uint32_t skip = gre_len + pptp_len + erspan_len;
     data += skip;
     len -= skip;
-    const Encapsulation inner = add_layer(encap, outer, TunnelKind::Gre);
+    const Encapsulation inner = add_ip_layer(encap, outer.src, outer.dst, outer.proto, TunnelKind::Gre);
 
     if (version == 1) {
         // PPTP: PPP carrying IPv4 or IPv6, which must fill the payload exactly.
