@@ -105,27 +105,44 @@ export function tcp({
   h.writeUInt16BE(urgent, 18);
   options.copy(h, 20);
   const seg = Buffer.concat([h, payload]);
-  if (checksum !== undefined) {
-    seg.writeUInt16BE(checksum, 16);
-  } else if (src && dst) {
-    const s = addrBytes(src);
-    const d = addrBytes(dst);
-    let pseudo;
-    if (s.length === 4) {
-      pseudo = Buffer.alloc(12);
-      s.copy(pseudo, 0);
-      d.copy(pseudo, 4);
-      pseudo[9] = 6;
-      pseudo.writeUInt16BE(seg.length, 10);
-    } else {
-      pseudo = Buffer.alloc(40);
-      s.copy(pseudo, 0);
-      d.copy(pseudo, 16);
-      pseudo.writeUInt32BE(seg.length, 32);
-      pseudo[39] = 6;
-    }
-    seg.writeUInt16BE(0xffff - onesComplement(seg, onesComplement(pseudo)), 16);
+  if (checksum !== undefined) seg.writeUInt16BE(checksum, 16);
+  else if (src && dst) seg.writeUInt16BE(transportChecksum(seg, src, dst, 6), 16);
+  return seg;
+}
+
+// The checksum of a TCP or UDP segment (its checksum field zero) over the
+// pseudo-header of src and dst.
+export function transportChecksum(seg, src, dst, proto) {
+  const s = addrBytes(src);
+  const d = addrBytes(dst);
+  let pseudo;
+  if (s.length === 4) {
+    pseudo = Buffer.alloc(12);
+    s.copy(pseudo, 0);
+    d.copy(pseudo, 4);
+    pseudo[9] = proto;
+    pseudo.writeUInt16BE(seg.length, 10);
+  } else {
+    pseudo = Buffer.alloc(40);
+    s.copy(pseudo, 0);
+    d.copy(pseudo, 16);
+    pseudo.writeUInt32BE(seg.length, 32);
+    pseudo[39] = proto;
   }
+  return 0xffff - onesComplement(seg, onesComplement(pseudo));
+}
+
+// --- UDP --------------------------------------------------------------------
+
+// src/dst (addresses) make the checksum right (a computed 0 is sent as
+// 0xffff); `checksum` forces a value (0: none).
+export function udp({ sport, dport, payload = Buffer.alloc(0), src, dst, checksum, length }) {
+  const seg = Buffer.concat([Buffer.alloc(8), payload]);
+  seg.writeUInt16BE(sport, 0);
+  seg.writeUInt16BE(dport, 2);
+  seg.writeUInt16BE(length ?? seg.length, 4);
+  if (checksum !== undefined) seg.writeUInt16BE(checksum, 6);
+  else if (src && dst) seg.writeUInt16BE(transportChecksum(seg, src, dst, 17) || 0xffff, 6);
   return seg;
 }
 
