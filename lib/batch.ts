@@ -25,11 +25,6 @@ interface Identity {
   id: ConnId;
 }
 
-interface Shared {
-  uid: string;
-  id: ConnId;
-  conn: ConnRecord;
-}
 
 // History strings repeat endlessly ("ShADadFf"); short ones are interned
 // by their bytes.
@@ -99,10 +94,13 @@ export class BatchReader {
   #view: DataView;
   #bytes: Uint8Array;
   #at = HEADER;
-  #snapshots = new Map<number, Shared>();
-  // Events of one packet are consecutive and share their snapshot.
+  // The events that share a record (one connection's, in one group) are
+  // consecutive: only the last record read is kept, and the identity it
+  // names.
   #lastSnapAt = -1;
-  #lastShared: Shared | undefined;
+  #lastReal = -1;
+  #record: ConnRecord | undefined;
+  #identity: Identity | undefined;
 
   #cache: IdentityCache;
 
@@ -150,41 +148,37 @@ export class BatchReader {
     return this.#view.getUint32(at, true) + this.#view.getUint32(at + 4, true) * TWO32;
   }
 
-  #shared(at: number): Shared {
-    if (at === this.#lastSnapAt) return this.#lastShared as Shared;
+  // The record of the snapshot at `at` (built once, however many events
+  // name it); #identity is then its connection's identity.
+  #conn(at: number): ConnRecord {
+    if (at === this.#lastSnapAt) return this.#record as ConnRecord;
     const view = this.#view;
     const bytes = this.#bytes;
     let real = at;
     while (bytes[real] === TAG_SNAPSHOT_MOVED) real = view.getUint32(real + 8, true);
-    let s = this.#snapshots.get(real);
-    if (!s) {
-      const ident = this.#cache.at(view, bytes, view.getUint32(real + 8, true));
-      s = {
-        uid: ident.uid,
-        id: ident.id,
-        conn: {
-          history: historyAt(bytes, real + 80, view.getUint16(real + 14, true)),
-          orig: {
-            size: this.#u64(real + 32),
-            state: bytes[real + 12] as EndpointState,
-            num_pkts: this.#u64(real + 40),
-            num_bytes_ip: this.#u64(real + 48),
-          },
-          resp: {
-            size: this.#u64(real + 56),
-            state: bytes[real + 13] as EndpointState,
-            num_pkts: this.#u64(real + 64),
-            num_bytes_ip: this.#u64(real + 72),
-          },
-          start_time: view.getFloat64(real + 16, true),
-          duration: view.getFloat64(real + 24, true),
-        },
-      };
-      this.#snapshots.set(real, s);
-    }
     this.#lastSnapAt = at;
-    this.#lastShared = s;
-    return s;
+    if (real === this.#lastReal) return this.#record as ConnRecord;
+    this.#lastReal = real;
+    this.#identity = this.#cache.at(view, bytes, view.getUint32(real + 8, true));
+    const conn: ConnRecord = {
+      history: historyAt(bytes, real + 80, view.getUint16(real + 14, true)),
+      orig: {
+        size: this.#u64(real + 32),
+        state: bytes[real + 12] as EndpointState,
+        num_pkts: this.#u64(real + 40),
+        num_bytes_ip: this.#u64(real + 48),
+      },
+      resp: {
+        size: this.#u64(real + 56),
+        state: bytes[real + 13] as EndpointState,
+        num_pkts: this.#u64(real + 64),
+        num_bytes_ip: this.#u64(real + 72),
+      },
+      start_time: view.getFloat64(real + 16, true),
+      duration: view.getFloat64(real + 24, true),
+    };
+    this.#record = conn;
+    return conn;
   }
 
   #buf(at: number, len: number): Buffer {
@@ -200,17 +194,18 @@ export class BatchReader {
     if (!name) throw new TcpsensorError('ERR_BATCH_FORMAT', `unknown event kind ${tag} in batch`);
     const view = this.#view;
     const bytes = this.#bytes;
-    const s = this.#shared(view.getUint32(at + 16, true));
+    const conn = this.#conn(view.getUint32(at + 16, true));
+    const { uid, id } = this.#identity as Identity;
     const ts = view.getFloat64(at + 8, true);
     const a = at + EVENT_ARGS;
     switch (SHAPE_BY_ID[tag]) {
       case ArgShape.None:
-        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn } as TcpEvent;
+        return { ts, event: name, uid, id, conn } as TcpEvent;
       case ArgShape.IsOrig:
-        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, is_orig: bytes[a] !== 0 } as TcpEvent;
+        return { ts, event: name, uid, id, conn, is_orig: bytes[a] !== 0 } as TcpEvent;
       case ArgShape.Threshold:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           threshold: view.getUint32(a + 4, true),
         } as TcpEvent;
@@ -229,37 +224,37 @@ export class BatchReader {
           pkt.TSval = view.getUint32(a + 16, true);
           pkt.TSecr = view.getUint32(a + 20, true);
         }
-        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, pkt } as unknown as TcpEvent;
+        return { ts, event: name, uid, id, conn, pkt } as unknown as TcpEvent;
       }
       case ArgShape.WriteFailure:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           msg: this.#text(a + 8, view.getUint32(a + 4, true)),
         } as TcpEvent;
       case ArgShape.Contents:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           seq: this.#u64(a + 8),
           contents: this.#buf(a + 16, view.getUint32(a + 4, true)),
         } as TcpEvent;
       case ArgShape.Option:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           opt: bytes[a + 1],
           optlen: bytes[a + 2],
         } as TcpEvent;
       case ArgShape.Options:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           options: this.#options(a),
         } as TcpEvent;
       case ArgShape.Packet:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           flags: formatFlags(bytes[a + 1]),
           seq: this.#u64(a + 8),
@@ -269,7 +264,7 @@ export class BatchReader {
         } as TcpEvent;
       case ArgShape.Rexmit:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           seq: this.#u64(a + 8),
           len: view.getUint32(a + 4, true),
@@ -277,10 +272,10 @@ export class BatchReader {
           window: view.getUint32(a + 20, true),
         } as TcpEvent;
       case ArgShape.Weird:
-        return { ts, event: name, uid: s.uid, id: s.id, conn: s.conn, name: this.#text(a + 4, view.getUint32(a, true)) } as TcpEvent;
+        return { ts, event: name, uid, id, conn, name: this.#text(a + 4, view.getUint32(a, true)) } as TcpEvent;
       case ArgShape.Gap:
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           is_orig: bytes[a] !== 0,
           seq: this.#u64(a + 8),
           length: this.#u64(a + 16),
@@ -288,7 +283,7 @@ export class BatchReader {
       case ArgShape.Inconsistency: {
         const len = view.getUint32(a + 4, true);
         return {
-          ts, event: name, uid: s.uid, id: s.id, conn: s.conn,
+          ts, event: name, uid, id, conn,
           t1: this.#buf(a + 8, len),
           t2: this.#buf(a + 8 + len, len),
           tcp_flags: formatFlags(bytes[a]),
