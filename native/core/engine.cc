@@ -317,25 +317,21 @@ void Engine::finish() {
     writer_.begin_group(network_time_);
     // Zeek expires every pending timer at termination; only the attempt and
     // reset timers act then.
-    timers_.advance_all([this](const TimerEntry& e) { return timer_live(e) && acts_at_termination(e.kind); });
-    while (!timers_.empty()) {
-        dispatch_timer(timers_.pop(), network_time_, true);
-        writer_.next_group();
-    }
+    timers_.drain([this](const TimerEntry& e) { return timer_live(e) && acts_at_termination(e.kind); },
+                  [this](const TimerEntry& e) {
+                      dispatch_timer(e, network_time_, true);
+                      writer_.next_group();
+                  });
     table_.for_each([this](Connection* c) {
         done(*c, true);
         if (writer_.wants(EventKind::connection_state_remove))
             writer_.conn_event(EventKind::connection_state_remove, *c);
         writer_.next_group();
     });
-    std::vector<Connection*> all;
-    all.reserve(table_.size());
-    table_.for_each([&](Connection* c) { all.push_back(c); });
-    for (Connection* c : all) {
+    table_.erase_all([this](Connection* c) {
         clear_blocks(*c, 0);
         clear_blocks(*c, 1);
-        table_.erase(c);
-    }
+    });
     writer_.end_group();
     writer_.flush();
 }

@@ -36,6 +36,17 @@ public:
     // (its sides must still be those it was found by).
     void erase(Connection* c);
 
+    // Erases every connection, after `f` has seen it (pool order).
+    template <typename F>
+    void erase_all(F&& f) {
+        for (uint32_t slot = 0; slot < slots_used_; ++slot) {
+            Connection* c = slot_ptr(slot);
+            if (!c->in_table) continue;
+            f(c);
+            erase(c);
+        }
+    }
+
     // The connection in `slot` if it still has `generation`.
     Connection* at(uint32_t slot, uint32_t generation) const;
 

@@ -93,18 +93,35 @@ public:
         }
     }
 
-    // Moves every waiting entry into the heap (end of input).
-    template <typename Live>
-    void advance_all(Live&& live) {
-        for (auto& bucket : ring_) {
+    // End of input: every entry `live` accepts goes to `fire`, in due order
+    // (FIFO among equal ones), one second of the ring at a time, each
+    // bucket's memory released as it empties: the whole backlog is never
+    // gathered in one heap. `fire` must not add timers.
+    template <typename Live, typename Fire>
+    void drain(Live&& live, Fire&& fire) {
+        const auto fire_before = [&](double limit) {
+            while (!heap_.empty() && heap_.front().due < limit) {
+                const TimerEntry e = pop(heap_);
+                if (live(e)) fire(e);
+            }
+        };
+        fire_before(near_limit_);
+        for (double second = near_limit_; waiting_ > 0 && second < near_limit_ + kRingSeconds; second += 1) {
+            std::vector<TimerEntry> bucket;
+            bucket.swap(ring_[ring_index(second)]);
+            waiting_ -= bucket.size();
             for (const TimerEntry& e : bucket)
                 if (live(e)) push(heap_, e);
-            bucket.clear();
+            while (!far_.empty() && far_.front().due < second + 1) {
+                const TimerEntry e = pop(far_);
+                if (live(e)) push(heap_, e);
+            }
+            fire_before(second + 1);
         }
-        waiting_ = 0;
+        // Beyond the ring only the far heap is left, already in due order.
         while (!far_.empty()) {
             const TimerEntry e = pop(far_);
-            if (live(e)) push(heap_, e);
+            if (live(e)) fire(e);
         }
         near_limit_ = 1e300;
     }

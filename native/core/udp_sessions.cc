@@ -31,16 +31,13 @@ UdpSession UdpSessions::transient(const Endpoint4& src, const Endpoint4& dst, bo
 }
 
 UdpSession* UdpSessions::insert(const Endpoint4& src, const Endpoint4& dst, bool flip, double t, double timeout) {
-    if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) {
-        if (slots_.size() / 2 < max_sessions_) {
-            grow();
-        } else {
-            // Full: ended sessions go first, at most once a second of
-            // network time (a sweep visits every slot).
-            if (t >= last_sweep_ + 1) sweep(t, timeout);
-            if ((count_ + 1) * 2 > slots_.size()) return nullptr;
-        }
+    if (count_ >= max_sessions_) {
+        // Full: ended sessions go first, at most once a second of network
+        // time (a sweep visits every slot).
+        if (t >= last_sweep_ + 1) sweep(t, timeout);
+        if (count_ >= max_sessions_) return nullptr;
     }
+    if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) grow();
     const uint32_t h = hash_tuple(seed_, src, dst);
     size_t i = home(h);
     while (slots_[i].used) i = (i + 1) & (slots_.size() - 1);

@@ -13,6 +13,8 @@
 #include "../core/event_writer.h"
 #include "../core/flow_table.h"
 #include "../core/fragments.h"
+#include "../core/timer_queue.h"
+#include "../core/udp_sessions.h"
 #include "../tools/batch_counter.h"
 
 using namespace tcpsensor;
@@ -195,6 +197,58 @@ void event_writer_batches_end_between_groups() {
     CHECK(counter.batches == 3 && counter.by_kind[1] == 5);
 }
 
+// Timers fire in due order, FIFO among equal due times, whether they wait
+// in the current second's heap, the ring or the far heap; at the end of
+// input too, where the backlog is drained second by second.
+void timer_queue_fires_in_due_order_then_arming_order() {
+    TimerQueue q;
+    std::vector<uint32_t> fired;
+    const auto all = [](const TimerEntry&) { return true; };
+    const auto collect = [&](const TimerEntry& e) { fired.push_back(e.slot); };
+    q.advance(100.0, all);
+    // slot = arming order; equal dues must come out in arming order.
+    q.add(100.5, 0, 0, TimerKind::Expire, 0);   // current second: heap
+    q.add(3000.0, 1, 0, TimerKind::Expire, 0);  // beyond the ring: far heap
+    q.add(105.25, 2, 0, TimerKind::Expire, 0);  // ring
+    q.add(100.5, 3, 0, TimerKind::Expire, 0);
+    q.add(105.25, 4, 0, TimerKind::Expire, 0);
+    q.add(3000.0, 5, 0, TimerKind::Expire, 0);
+    q.add(104.0, 6, 0, TimerKind::Attempt, 0);
+    q.advance(105.5, all);
+    while (q.ready(105.5)) collect(q.pop());
+    CHECK((fired == std::vector<uint32_t>{0, 3, 6, 2, 4}));
+    // The rest at the end of input, with a filter: the ring and the far heap.
+    fired.clear();
+    q.add(200.0, 7, 0, TimerKind::Attempt, 0);
+    q.add(3000.0, 8, 0, TimerKind::Expire, 0);
+    q.add(200.0, 9, 0, TimerKind::Reset, 0);
+    q.drain([](const TimerEntry& e) { return e.slot != 9; }, collect);
+    CHECK((fired == std::vector<uint32_t>{7, 1, 5, 8}));
+    CHECK(q.empty() && q.size() == 0);
+}
+
+// Outer UDP flows: found in both directions, ended by inactivity, and
+// bounded (a full table refuses, after dropping ended flows).
+void udp_sessions_end_and_stay_bounded() {
+    UdpSessions s(7, 4);
+    const auto ep = [](uint8_t host, uint16_t port) {
+        const uint8_t a[4] = {10, 0, 0, host};
+        return Endpoint4{IpAddress::from_v4(a), port};
+    };
+    UdpSession* first = s.insert(ep(1, 1000), ep(2, 3544), false, 10.0, 60.0);
+    CHECK(first && first->resp.port == 3544);
+    const uint64_t id = first->id;
+    CHECK(s.find(ep(2, 3544), ep(1, 1000), 69.9, 60.0) == first);
+    CHECK(s.find(ep(1, 1000), ep(2, 3544), 70.0, 60.0) == nullptr);  // idle 60 s: ended
+    UdpSession* again = s.insert(ep(1, 1000), ep(2, 3544), false, 70.0, 60.0);
+    CHECK(again && again->id != id);
+    for (uint16_t p = 1; p < 4; ++p) CHECK(s.insert(ep(3, p), ep(2, 4789), false, 70.0, 60.0) != nullptr);
+    CHECK(s.size() == 4);
+    CHECK(s.insert(ep(4, 1), ep(2, 4789), false, 71.0, 60.0) == nullptr);  // full of live flows
+    CHECK(s.insert(ep(4, 1), ep(2, 4789), false, 131.0, 60.0) != nullptr);  // the ended ones swept
+    CHECK(s.size() == 1);
+}
+
 }  // namespace
 
 int main() {
@@ -205,6 +259,8 @@ int main() {
         {"decode_checks_ip_like_zeek", decode_checks_ip_like_zeek},
         {"fragments_reassemble_out_of_order", fragments_reassemble_out_of_order},
         {"event_writer_batches_end_between_groups", event_writer_batches_end_between_groups},
+        {"timer_queue_fires_in_due_order_then_arming_order", timer_queue_fires_in_due_order_then_arming_order},
+        {"udp_sessions_end_and_stay_bounded", udp_sessions_end_and_stay_bounded},
     };
     for (const auto& [name, fn] : tests) {
         const int before = failures;
