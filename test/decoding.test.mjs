@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import {
   TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, ipv4, ipv6, tcp, addrBytes,
 } from './helpers/pcap.mjs';
+import { comparable, exchange } from './helpers/traces.mjs';
 import { collect, collectWithStats, named, one, scratch } from './helpers/run.mjs';
 
 let n = 0;
@@ -17,20 +18,7 @@ const OPTS = { events: 'all', contentDeliverAllOrig: true, contentDeliverAllResp
 const V4 = { client: '10.0.0.1:40000', server: '10.0.0.2:80' };
 const V6 = { client: '[2001:db8::1]:40000', server: '[2001:db8::2]:80' };
 
-function exchange({ linktype = LINKTYPE.ETHERNET, link = ether, ends = V4, ipOptions = {}, nanoseconds = false, t0 = 100 } = {}) {
-  const f = new TcpFlow({ ...ends, t0, step: 0.25, writer: new PcapWriter({ linktype, nanoseconds }), link, ipOptions });
-  f.syn({ options: Buffer.from([2, 4, 5, 180]) });
-  f.synAck();
-  f.ack('c');
-  f.data('c', 'GET / HTTP/1.0\r\n\r\n');
-  f.data('s', 'HTTP/1.0 200 OK\r\n\r\nbody');
-  f.close();
-  return f;
-}
-// Events without the uid (random per run) and with byte fields as hex.
-const norm = (events) =>
-  events.map(({ uid, ...e }) => JSON.parse(JSON.stringify(e, (k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))));
-const run = async (f, options = OPTS) => norm(await collect(f.write(scratch(`dec-${++n}.pcap`)), options));
+const run = async (f, options = OPTS) => comparable(await collect(f.write(scratch(`dec-${++n}.pcap`)), options));
 
 const ipOnly = (p) => p;
 const variants = [
@@ -122,7 +110,7 @@ const editcap = ['/usr/bin/editcap', '/usr/local/bin/editcap'].find((p) => exist
   const pcap = exchange().write(scratch('for-ng.pcap'));
   const ng = scratch('ng.pcapng');
   execFileSync(editcap, ['-F', 'pcapng', pcap, ng]);
-  t.deepEqual(norm(await collect(ng, OPTS)), reference);
+  t.deepEqual(comparable(await collect(ng, OPTS)), reference);
 });
 
 // --- malformed input ------------------------------------------------------------

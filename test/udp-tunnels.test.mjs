@@ -7,6 +7,7 @@
 // protocol/{udp,teredo,vxlan,geneve,gtpv1,ayiya}).
 import test from 'ava';
 import { PcapWriter, TcpFlow, addrBytes, ether, ipv4, ipv6, udp } from './helpers/pcap.mjs';
+import { comparable, exchange } from './helpers/traces.mjs';
 import { collect, collectWithStats, named, scratch } from './helpers/run.mjs';
 
 let n = 0;
@@ -18,19 +19,7 @@ const TEREDO6 = { client: '[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286', server:
 const A = '192.0.2.1';
 const B = '198.51.100.2';
 
-function exchange({ link = ether, ends = V4 } = {}) {
-  const f = new TcpFlow({ ...ends, t0: 100, step: 0.25, writer: new PcapWriter(), link });
-  f.syn({ options: Buffer.from([2, 4, 5, 180]) });
-  f.synAck();
-  f.ack('c');
-  f.data('c', 'GET / HTTP/1.0\r\n\r\n');
-  f.data('s', 'HTTP/1.0 200 OK\r\n\r\nbody');
-  f.close();
-  return f;
-}
-const norm = (events) =>
-  events.map(({ uid, ...e }) => JSON.parse(JSON.stringify(e, (k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))));
-const run = async (f, options = OPTS) => norm(await collect(f.write(scratch(`udp-${++n}.pcap`)), options));
+const run = async (f, options = OPTS) => comparable(await collect(f.write(scratch(`udp-${++n}.pcap`)), options));
 const runWithStats = (f, options = OPTS) => collectWithStats(f.write(scratch(`udp-${++n}.pcap`)), options);
 
 // Whether an inner IP packet comes from the inner client (the exchange's 'c').

@@ -98,6 +98,7 @@ private:
     void handle_l3(const uint8_t* ip, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap);
     void handle_ip(IpPacket& ip, double t, const Encapsulation& encap);
     void handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap);
+    void inner_ethernet(const uint8_t* frame, uint32_t len, uint32_t uncaptured, double t, const Encapsulation& encap);
     // --- UDP tunnels (udp_tunnels.cc) ---
     void handle_udp(const IpPacket& ip, double t, const Encapsulation& encap);
     void decapsulate_udp(TunnelKind kind, UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured,
@@ -106,7 +107,6 @@ private:
                 const Encapsulation& encap);
     void gtpv1(UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured, double t,
                const Encapsulation& encap);
-    void inner_ethernet(const uint8_t* frame, uint32_t len, uint32_t uncaptured, double t, const Encapsulation& encap);
     void check_encapsulation(Connection& c, const Encapsulation& encap);
     Connection* new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
                                double t, const Encapsulation& encap);

@@ -154,16 +154,22 @@ void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation&
         return handle_l3(data, len, len, t, inner);
     }
     if (!ethernet) return handle_l3(data, len, len, t, inner);
+    inner_ethernet(data, len, 0, t, inner);
+}
 
+// An Ethernet frame inside a tunnel (GRE bridging and ERSPAN, VXLAN,
+// Geneve); `uncaptured` bytes of it were cut off by the capture.
+void Engine::inner_ethernet(const uint8_t* frame, uint32_t len, uint32_t uncaptured, double t,
+                            const Encapsulation& encap) {
     uint32_t l3 = 0;
-    switch (decode_link(linktype::kEthernet, data, len, &l3)) {
+    switch (decode_link(linktype::kEthernet, frame, len, &l3)) {
         case LinkResult::NotIp:
             ++stats_.packets_non_ip;
             return;
         case LinkResult::Malformed:
             return count(Anomaly::link_truncated);
         case LinkResult::Ip:
-            return handle_l3(data + l3, len - l3, len - l3, t, inner);
+            return handle_l3(frame + l3, len - l3, len - l3 + uncaptured, t, encap);
     }
 }
 

@@ -270,18 +270,4 @@ void Engine::gtpv1(UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncaptu
     handle_l3(inner, inner_len, inner_len + uncaptured, t, add_udp_layer(encap, TunnelKind::Gtpv1, s.id));
 }
 
-void Engine::inner_ethernet(const uint8_t* frame, uint32_t len, uint32_t uncaptured, double t,
-                            const Encapsulation& encap) {
-    uint32_t l3 = 0;
-    switch (decode_link(linktype::kEthernet, frame, len, &l3)) {
-        case LinkResult::NotIp:
-            ++stats_.packets_non_ip;
-            return;
-        case LinkResult::Malformed:
-            return count(Anomaly::link_truncated);
-        case LinkResult::Ip:
-            return handle_l3(frame + l3, len - l3, len - l3 + uncaptured, t, encap);
-    }
-}
-
 }  // namespace tcpsensor

@@ -1,7 +1,7 @@
 // Larger traces for the API tests: many overlapping connections, built
 // from TcpFlow conversations and merged in time order, with a record of
 // where each connection's packets fall in the file.
-import { PcapWriter, TcpFlow } from './pcap.mjs';
+import { LINKTYPE, PcapWriter, TcpFlow, ether } from './pcap.mjs';
 
 // Collects a flow's packets instead of writing them, so several flows can
 // be interleaved by time afterwards.
@@ -80,3 +80,22 @@ export function attemptTrace({ until = 108 } = {}) {
   }
   return w;
 }
+
+// One complete exchange (handshake with an MSS option, a request, a reply,
+// both FINs): 8 packets, each put into a frame by `link` (Ethernet by
+// default, or a tunnel around the IP packet).
+export function exchange({ linktype = LINKTYPE.ETHERNET, link = ether, ends = { client: '10.0.0.1:40000', server: '10.0.0.2:80' }, ipOptions = {}, nanoseconds = false, t0 = 100 } = {}) {
+  const f = new TcpFlow({ ...ends, t0, step: 0.25, writer: new PcapWriter({ linktype, nanoseconds }), link, ipOptions });
+  f.syn({ options: Buffer.from([2, 4, 5, 180]) });
+  f.synAck();
+  f.ack('c');
+  f.data('c', 'GET / HTTP/1.0\r\n\r\n');
+  f.data('s', 'HTTP/1.0 200 OK\r\n\r\nbody');
+  f.close();
+  return f;
+}
+
+// Events without their uids and with byte arguments as hex: comparable
+// across traces that make the same connections.
+export const comparable = (events) =>
+  events.map(({ uid, ...e }) => JSON.parse(JSON.stringify(e, (k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('hex') : v))));
