@@ -338,6 +338,25 @@ test('a connection whose packets alternate between a GRE tunnel and the direct p
   t.is(events.filter((e) => e.event === 'tcp_packet').length, 8);
 });
 
+// Zeek's IPTunnel analyzer parses the inner packet of IP-in-IP first: it
+// must be of the version the protocol number says and fill the outer
+// payload exactly, or the packet is dropped (with the weirds
+// invalid_inner_IP_version, truncated_inner_IP, inner_IP_payload_length_mismatch).
+test('IP-in-IP: an inner packet of the wrong version or length is dropped', async (t) => {
+  const outer = (proto, body) => ether(ipv4({ src: '192.0.2.1', dst: '192.0.2.2', proto, payload: body }));
+  let k = 0;
+  const bad = (p) => {
+    k++;
+    if (k === 4) return outer(4, Buffer.concat([p, Buffer.from([0, 0])])); // two bytes too many
+    if (k === 5) return outer(41, p); // an IPv4 packet announced as IPv6
+    return outer(4, p);
+  };
+  const { events, stats } = await collectWithStats(exchange({ link: bad }).write(scratch(`dec-${++n}.pcap`)), OPTS);
+  t.deepEqual(named(events, 'tcp_packet').map((e) => e.flags), ['S', 'SA', 'A', 'FA', 'FA', 'A']);
+  t.is(stats.malformed.inner_IP_payload_length_mismatch, 1);
+  t.is(stats.malformed.invalid_inner_IP_version, 1);
+});
+
 test('tunnels nest up to Zeek\'s Tunnel::max_depth (4)', async (t) => {
   const wrap = (depth) => (p) => {
     let inner = p;

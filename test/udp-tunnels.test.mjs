@@ -170,6 +170,11 @@ test('AYIYA on 5072/udp (and found by its look elsewhere): IPv4 or IPv6 inside',
   t.deepEqual(await run(exchange({ ends: V6, link: udpLink(V6, { aPort: 7000, bPort: 7001, header: detected }) })), reference6);
 });
 
+test('GRE in UDP on 4754/udp: the IP packet inside GRE', async (t) => {
+  const gre = () => Buffer.from([0, 0, 0x08, 0x00]);
+  t.deepEqual(await run(exchange({ link: udpLink(V4, { bPort: 4754, header: gre }) })), reference);
+});
+
 test('the UDP checksum gates decapsulation: a bad one drops the packet, unless checksums are ignored', async (t) => {
   let k = 0;
   const bad = (fromA) => (++k === 2 ? 0x1234 : undefined);

@@ -25,6 +25,11 @@ struct Encapsulation {
     TunnelKind innermost = TunnelKind::None;
 };
 
+// How a tunnelled IP packet fits the bytes it came in (Zeek's
+// IP::ParsePacket): of the expected version, and filling them exactly.
+enum class InnerFit : uint8_t { Exact, BadVersion, TooSmall, TooLarge };
+InnerFit inner_ip_fit(const uint8_t* p, uint32_t n, int version);
+
 Encapsulation add_ip_layer(const Encapsulation& encap, const IpAddress& src, const IpAddress& dst, uint8_t proto,
                            TunnelKind kind);
 Encapsulation add_udp_layer(const Encapsulation& encap, TunnelKind kind, uint64_t session);

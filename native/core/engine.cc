@@ -71,7 +71,7 @@ void Engine::handle_frame(const PacketView& packet) {
         case LinkResult::Ip:
             break;
     }
-    frame_complete_ = packet.wirelen <= packet.caplen;
+    packet_complete_ = packet.wirelen <= packet.caplen;
     const uint32_t wire = packet.wirelen > l3 ? packet.wirelen - l3 : 0;
     handle_l3(packet.data + l3, packet.caplen - l3, wire, packet.ts, Encapsulation{});
 }
@@ -85,6 +85,7 @@ void Engine::handle_l3(const uint8_t* data, uint32_t captured, uint32_t wire, do
     if (r == IpResult::Fragment) {
         IpPacket whole;
         if (!fragments_.add(ip, network_time_, &whole, stats_.anomalies.data())) return;
+        packet_complete_ = true;
         handle_ip(whole, t, encap);
         return;
     }

@@ -98,6 +98,9 @@ private:
     void handle_l3(const uint8_t* ip, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap);
     void handle_ip(IpPacket& ip, double t, const Encapsulation& encap);
     void handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap);
+    void gre(const uint8_t* data, uint32_t len, const IpAddress& src, const IpAddress& dst, uint8_t ip_proto, double t,
+             const Encapsulation& encap);
+    bool inner_ip_fits(const uint8_t* p, uint32_t n, int version);
     void inner_ethernet(const uint8_t* frame, uint32_t len, uint32_t uncaptured, double t, const Encapsulation& encap);
     // --- UDP tunnels (udp_tunnels.cc) ---
     void handle_udp(const IpPacket& ip, double t, const Encapsulation& encap);
@@ -188,9 +191,10 @@ private:
     std::vector<std::unique_ptr<BlockList>> spare_block_lists_;
     EngineStats stats_;
     double network_time_ = 0;
-    // Whether the current frame was captured whole (UDP checksums are
-    // only verified then, as Zeek does).
-    bool frame_complete_ = true;
+    // Whether the packet being decoded was captured whole: the frame, or,
+    // inside an IP tunnel or a reassembled datagram, the inner packet (UDP
+    // checksums are only verified then, as Zeek does).
+    bool packet_complete_ = true;
     uint64_t uid_state_;
     bool finished_ = false;
     // Connections whose connection_established was raised in the current

@@ -79,17 +79,56 @@ void Engine::check_encapsulation(Connection& c, const Encapsulation& encap) {
     }
 }
 
+InnerFit inner_ip_fit(const uint8_t* p, uint32_t n, int version) {
+    uint32_t total;
+    if (version == 6) {
+        if (n < 40) return InnerFit::TooSmall;
+        if ((p[0] >> 4) != 6) return InnerFit::BadVersion;
+        total = 40u + load_be16(p + 4);
+    } else {
+        if (n < 20 || (p[0] >> 4) != 4) return InnerFit::BadVersion;
+        total = load_be16(p + 2);
+    }
+    return n == total ? InnerFit::Exact : (n < total ? InnerFit::TooSmall : InnerFit::TooLarge);
+}
+
+bool Engine::inner_ip_fits(const uint8_t* p, uint32_t n, int version) {
+    switch (inner_ip_fit(p, n, version)) {
+        case InnerFit::Exact:
+            return true;
+        case InnerFit::BadVersion:
+            count(Anomaly::invalid_inner_IP_version);
+            return false;
+        case InnerFit::TooSmall:
+            count(Anomaly::truncated_inner_IP);
+            return false;
+        case InnerFit::TooLarge:
+            count(Anomaly::inner_IP_payload_length_mismatch);
+            return false;
+    }
+    return false;
+}
+
 void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap) {
     if (encap.depth >= kMaxTunnelDepth) return count(Anomaly::exceeded_tunnel_max_depth);
     const uint8_t* data = outer.payload;
-    uint32_t len = outer.captured_payload;
-
+    const uint32_t len = outer.captured_payload;
     if (outer.proto == 4 || outer.proto == 41) {
-        // The payload, as captured, is the inner IP packet.
+        // The inner packet must be of the version the protocol says and
+        // fill the payload exactly.
+        if (!inner_ip_fits(data, len, outer.proto == 4 ? 4 : 6)) return;
+        packet_complete_ = true;
         return handle_l3(data, len, len, t, add_ip_layer(encap, outer.src, outer.dst, outer.proto, TunnelKind::Ip));
     }
+    gre(data, len, outer.src, outer.dst, outer.proto, t, encap);
+}
 
-    // GRE.
+// GRE, in IP (protocol 47) or in UDP (4754); `ip_proto` is the outer IP
+// packet's protocol, part of the tunnel's identity.
+void Engine::gre(const uint8_t* data, uint32_t len, const IpAddress& src, const IpAddress& dst, uint8_t ip_proto,
+                 double t, const Encapsulation& encap) {
+    if (encap.depth >= kMaxTunnelDepth) return count(Anomaly::exceeded_tunnel_max_depth);
+    const uint8_t* const gre_start = data;
     if (len < 4) return count(Anomaly::truncated_GRE);
     const uint16_t flags_ver = load_be16(data);
     const uint16_t proto = load_be16(data + 2);
@@ -140,17 +179,15 @@ void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation&
     const uint32_t skip = gre_len + pptp_len + erspan_len;
     data += skip;
     len -= skip;
-    const Encapsulation inner = add_ip_layer(encap, outer.src, outer.dst, outer.proto, TunnelKind::Gre);
+    const Encapsulation inner = add_ip_layer(encap, src, dst, ip_proto, TunnelKind::Gre);
+    // Zeek hands on a packet whose capture is complete from here on.
+    packet_complete_ = true;
 
     if (version == 1) {
         // PPTP: PPP carrying IPv4 or IPv6, which must fill the payload exactly.
-        const uint16_t ppp = load_be16(outer.payload + gre_len + 2);
+        const uint16_t ppp = load_be16(gre_start + gre_len + 2);
         if (ppp != 0x0021 && ppp != 0x0057) return count(Anomaly::non_ip_packet_in_encap);
-        const uint8_t want = ppp == 0x0021 ? 4 : 6;
-        if (len < (want == 4 ? 20u : 40u)) return count(Anomaly::truncated_inner_IP);
-        if ((data[0] >> 4) != want) return count(Anomaly::invalid_inner_IP_version);
-        const uint32_t total = want == 4 ? load_be16(data + 2) : load_be16(data + 4) + 40u;
-        if (len != total) return count(len < total ? Anomaly::truncated_inner_IP : Anomaly::inner_IP_payload_length_mismatch);
+        if (!inner_ip_fits(data, len, ppp == 0x0021 ? 4 : 6)) return;
         return handle_l3(data, len, len, t, inner);
     }
     if (!ethernet) return handle_l3(data, len, len, t, inner);

@@ -4,7 +4,14 @@
 
 namespace tcpsensor {
 
-UdpSession* UdpSessions::find(const Endpoint4& a, const Endpoint4& b, double t, double timeout) {
+bool UdpSessions::ended(UdpSession& s, double now, double timeout) {
+    if (timeout <= 0 || s.due > now) return false;
+    if (s.last_time + timeout <= now) return true;
+    s.due = s.last_time + timeout;
+    return false;
+}
+
+UdpSession* UdpSessions::find(const Endpoint4& a, const Endpoint4& b, double now, double timeout) {
     if (slots_.empty()) return nullptr;
     const uint32_t h = hash_tuple(seed_, a, b);
     for (size_t i = home(h);; i = (i + 1) & (slots_.size() - 1)) {
@@ -12,7 +19,7 @@ UdpSession* UdpSessions::find(const Endpoint4& a, const Endpoint4& b, double t, 
         if (!s.used) return nullptr;
         if (s.hash != h) continue;
         if (!((s.orig == a && s.resp == b) || (s.orig == b && s.resp == a))) continue;
-        if (timeout > 0 && t >= s.last_time + timeout) {
+        if (ended(s, now, timeout)) {
             erase_at(i);
             return nullptr;
         }
@@ -20,29 +27,34 @@ UdpSession* UdpSessions::find(const Endpoint4& a, const Endpoint4& b, double t, 
     }
 }
 
-UdpSession UdpSessions::transient(const Endpoint4& src, const Endpoint4& dst, bool flip, double t) {
+UdpSession UdpSessions::transient(const Endpoint4& src, const Endpoint4& dst, bool flip, double t) const {
     UdpSession s;
     s.orig = flip ? dst : src;
     s.resp = flip ? src : dst;
     s.last_time = t;
-    s.id = ++next_id_;
+    s.hash = hash_tuple(seed_, src, dst);
+    // Outside the numbering of tracked sessions: the flow's packets keep
+    // one identity, so the connections inside see no tunnel changes.
+    s.id = (uint64_t{1} << 63) | s.hash;
     s.used = true;
     return s;
 }
 
-UdpSession* UdpSessions::insert(const Endpoint4& src, const Endpoint4& dst, bool flip, double t, double timeout) {
+UdpSession* UdpSessions::insert(const Endpoint4& src, const Endpoint4& dst, bool flip, double t, double now,
+                                double timeout) {
     if (count_ >= max_sessions_) {
         // Full: ended sessions go first, at most once a second of network
         // time (a sweep visits every slot).
-        if (t >= last_sweep_ + 1) sweep(t, timeout);
+        if (now >= last_sweep_ + 1) sweep(now, timeout);
         if (count_ >= max_sessions_) return nullptr;
     }
     if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) grow();
-    const uint32_t h = hash_tuple(seed_, src, dst);
-    size_t i = home(h);
+    UdpSession fresh = transient(src, dst, flip, t);
+    fresh.id = ++next_id_;
+    fresh.due = t + timeout;
+    size_t i = home(fresh.hash);
     while (slots_[i].used) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = transient(src, dst, flip, t);
-    slots_[i].hash = h;
+    slots_[i] = fresh;
     ++count_;
     return &slots_[i];
 }
@@ -75,13 +87,13 @@ void UdpSessions::grow() {
     }
 }
 
-void UdpSessions::sweep(double t, double timeout) {
-    last_sweep_ = t;
+void UdpSessions::sweep(double now, double timeout) {
+    last_sweep_ = now;
     if (timeout <= 0) return;
     // Erasing shifts later entries back into the slot just visited, so a
     // slot is looked at again until it holds a live session or nothing.
     for (size_t i = 0; i < slots_.size();) {
-        if (slots_[i].used && t >= slots_[i].last_time + timeout)
+        if (slots_[i].used && ended(slots_[i], now, timeout))
             erase_at(i);
         else
             ++i;

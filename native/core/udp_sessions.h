@@ -20,7 +20,8 @@ namespace tcpsensor {
 struct UdpSession {
     Endpoint4 orig;
     Endpoint4 resp;
-    double last_time = 0;
+    double last_time = 0;    // time of the last packet counted
+    double due = 0;          // when Zeek's inactivity timer would next look at it
     uint64_t id = 0;         // distinct for every session the engine ever had
     uint32_t hash = 0;
     uint8_t violated = 0;    // one bit per TunnelKind that met a protocol violation
@@ -38,17 +39,20 @@ public:
     UdpSessions(uint64_t seed, uint32_t max_sessions) : seed_(seed), max_sessions_(max_sessions) {}
 
     // The live session of the flow between a and b (either direction) at
-    // time t, or nullptr. A session idle for `timeout` or longer has ended
-    // and is removed.
-    UdpSession* find(const Endpoint4& a, const Endpoint4& b, double t, double timeout);
+    // network time `now`, or nullptr. A session ends as Zeek's connection
+    // does: its inactivity timer, first due `timeout` after its first
+    // packet, looks again `timeout` after the last packet until that is
+    // `timeout` ago. Ended sessions are removed.
+    UdpSession* find(const Endpoint4& a, const Endpoint4& b, double now, double timeout);
 
-    // A new session for the flow whose first packet goes from src to dst;
-    // `flip` makes dst the originator. nullptr when the table is full of
-    // live sessions.
-    UdpSession* insert(const Endpoint4& src, const Endpoint4& dst, bool flip, double t, double timeout);
+    // A new session for the flow whose first packet, at time t, goes from
+    // src to dst; `flip` makes dst the originator. nullptr when the table
+    // is full of live sessions at network time `now`.
+    UdpSession* insert(const Endpoint4& src, const Endpoint4& dst, bool flip, double t, double now, double timeout);
 
-    // A session standing alone (the table being full): it lives for one packet.
-    UdpSession transient(const Endpoint4& src, const Endpoint4& dst, bool flip, double t);
+    // A session standing alone (the table being full): it lives for one
+    // packet, with an identity of its flow's own, the same every time.
+    UdpSession transient(const Endpoint4& src, const Endpoint4& dst, bool flip, double t) const;
 
     size_t size() const { return count_; }
     size_t memory_bytes() const { return slots_.capacity() * sizeof(UdpSession); }
@@ -57,7 +61,8 @@ private:
     size_t home(uint32_t h) const { return h & (slots_.size() - 1); }
     void erase_at(size_t i);
     void grow();
-    void sweep(double t, double timeout);
+    void sweep(double now, double timeout);
+    static bool ended(UdpSession& s, double now, double timeout);
 
     uint64_t seed_;
     uint32_t max_sessions_;

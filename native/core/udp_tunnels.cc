@@ -1,6 +1,6 @@
 // UDP tunnels, decapsulated as Zeek's packet analysis does in bare mode
 // (base/packet-protocols is loaded by init-bare): Teredo (3544), VXLAN
-// (4789), Geneve (6081), GTPv1 (2152, 2123) and AYIYA (5072), chosen by the
+// (4789), Geneve (6081), GTPv1 (2152, 2123), AYIYA (5072) and GRE (4754), chosen by the
 // outer UDP connection's responder port; on other ports, packets that look
 // like Teredo or AYIYA are decapsulated too (Zeek's protocol detection).
 //
@@ -24,6 +24,7 @@ constexpr uint16_t kGenevePort = 6081;
 constexpr uint16_t kGtpUserPort = 2152;
 constexpr uint16_t kGtpControlPort = 2123;
 constexpr uint16_t kAyiyaPort = 5072;
+constexpr uint16_t kGrePort = 4754;
 
 TunnelKind tunnel_for_port(uint16_t port) {
     switch (port) {
@@ -38,6 +39,8 @@ TunnelKind tunnel_for_port(uint16_t port) {
             return TunnelKind::Gtpv1;
         case kAyiyaPort:
             return TunnelKind::Ayiya;
+        case kGrePort:
+            return TunnelKind::Gre;
         default:
             return TunnelKind::None;
     }
@@ -68,21 +71,6 @@ bool looks_like_teredo(const uint8_t* p, uint32_t n) {
 
 bool looks_like_ayiya(const uint8_t* p, uint32_t n) { return n >= 3 && p[1] == 0x52 && p[2] == 0x11; }
 
-// Zeek's IP::ParsePacket length test for a tunnelled packet: it must fill
-// the bytes left exactly. 0: exact; <0: fewer bytes than it claims (or
-// not IP of the expected version); >0: bytes left over.
-int inner_ip_fit(const uint8_t* p, uint32_t n, int version) {
-    uint32_t total;
-    if (version == 6) {
-        if (n < 40 || (p[0] >> 4) != 6) return -1;
-        total = 40u + load_be16(p + 4);
-    } else {
-        if (n < 20 || (p[0] >> 4) != 4) return -1;
-        total = load_be16(p + 2);
-    }
-    return n == total ? 0 : (n < total ? -1 : 1);
-}
-
 }  // namespace
 
 void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap) {
@@ -100,7 +88,8 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
     // likely server port; in bare mode those are exactly the tunnel ports.
     const bool src_tunnel = tunnel_for_port(src.port) != TunnelKind::None;
     const bool dst_tunnel = tunnel_for_port(dst.port) != TunnelKind::None;
-    UdpSession* s = udp_sessions_.find(src, dst, t, options_.udp_inactivity_timeout);
+    const double timeout = options_.udp_inactivity_timeout;
+    UdpSession* s = udp_sessions_.find(src, dst, network_time_, timeout);
     UdpSession alone;
     if (!s) {
         if (!src_tunnel && !dst_tunnel && !looks_like_teredo(data, len) && !looks_like_ayiya(data, len)) {
@@ -108,7 +97,7 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
             return;
         }
         const bool flip = src_tunnel && !dst_tunnel && !dst.addr.is_v4_broadcast();
-        s = udp_sessions_.insert(src, dst, flip, t, options_.udp_inactivity_timeout);
+        s = udp_sessions_.insert(src, dst, flip, t, network_time_, timeout);
         if (!s) {
             count(Anomaly::udp_sessions_full);
             alone = udp_sessions_.transient(src, dst, flip, t);
@@ -119,7 +108,7 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
     // Verified only when the whole datagram was captured. Its length is
     // the IP payload's (the UDP length field bounds nothing in Zeek).
     const uint32_t datagram = ip.payload_len ? ip.payload_len : ip.captured_payload;
-    if (!options_.ignore_checksums && frame_complete_ && ip.captured_payload >= datagram) {
+    if (!options_.ignore_checksums && packet_complete_ && ip.captured_payload >= datagram) {
         const uint16_t checksum = load_be16(ip.payload + 6);
         bool verify = ip.version == 6 || checksum != 0;
         // VXLAN to its port may send no checksum even over IPv6.
@@ -137,6 +126,9 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
         else
             return;
     }
+    // GRE in UDP is Zeek's IP tunnel analyzer again: no violation state,
+    // and the tunnel is the outer address pair's.
+    if (kind == TunnelKind::Gre) return gre(data, len, ip.src, ip.dst, ip.proto, t, encap);
     decapsulate_udp(kind, *s, data, len, uncaptured, t, encap);
 }
 
@@ -225,10 +217,11 @@ void Engine::teredo(UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncapt
             return violation();
         }
     }
-    const int fit = inner_ip_fit(p, n, 6);
+    const InnerFit fit = inner_ip_fit(p, n, 6);
     // A bubble (no next header, no payload) may carry bytes after it.
     const bool bubble = p[6] == 59 && load_be16(p + 4) == 0;
-    if (fit < 0 || (fit > 0 && !bubble)) return violation();
+    if (fit == InnerFit::BadVersion || fit == InnerFit::TooSmall || (fit == InnerFit::TooLarge && !bubble))
+        return violation();
     handle_l3(p, n, n + uncaptured, t, add_udp_layer(encap, TunnelKind::Teredo, s.id));
 }
 
@@ -266,7 +259,7 @@ void Engine::gtpv1(UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncaptu
     const uint32_t inner_len = n - header;
     const int version = inner[0] >> 4;
     if (version != 4 && version != 6) return violation();
-    if (inner_ip_fit(inner, inner_len, version) != 0) return violation();
+    if (inner_ip_fit(inner, inner_len, version) != InnerFit::Exact) return violation();
     handle_l3(inner, inner_len, inner_len + uncaptured, t, add_udp_layer(encap, TunnelKind::Gtpv1, s.id));
 }
 

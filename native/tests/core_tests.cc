@@ -227,26 +227,36 @@ void timer_queue_fires_in_due_order_then_arming_order() {
     CHECK(q.empty() && q.size() == 0);
 }
 
-// Outer UDP flows: found in both directions, ended by inactivity, and
-// bounded (a full table refuses, after dropping ended flows).
+// Outer UDP flows: found in both directions, ended as Zeek's inactivity
+// timer ends a connection (first due a timeout after the first packet,
+// then a timeout after the last), and bounded (a full table refuses, after
+// dropping ended flows).
 void udp_sessions_end_and_stay_bounded() {
     UdpSessions s(7, 4);
     const auto ep = [](uint8_t host, uint16_t port) {
         const uint8_t a[4] = {10, 0, 0, host};
         return Endpoint4{IpAddress::from_v4(a), port};
     };
-    UdpSession* first = s.insert(ep(1, 1000), ep(2, 3544), false, 10.0, 60.0);
+    UdpSession* first = s.insert(ep(1, 1000), ep(2, 3544), false, 10.0, 10.0, 60.0);
     CHECK(first && first->resp.port == 3544);
     const uint64_t id = first->id;
     CHECK(s.find(ep(2, 3544), ep(1, 1000), 69.9, 60.0) == first);
-    CHECK(s.find(ep(1, 1000), ep(2, 3544), 70.0, 60.0) == nullptr);  // idle 60 s: ended
-    UdpSession* again = s.insert(ep(1, 1000), ep(2, 3544), false, 70.0, 60.0);
+    first->last_time = 50.0;  // a packet at 50
+    CHECK(s.find(ep(1, 1000), ep(2, 3544), 70.0, 60.0) == first);   // timer at 70 looks again at 110
+    CHECK(s.find(ep(1, 1000), ep(2, 3544), 109.0, 60.0) == first);
+    CHECK(s.find(ep(1, 1000), ep(2, 3544), 110.0, 60.0) == nullptr);  // idle 60 s: ended
+    UdpSession* again = s.insert(ep(1, 1000), ep(2, 3544), false, 110.0, 110.0, 60.0);
     CHECK(again && again->id != id);
-    for (uint16_t p = 1; p < 4; ++p) CHECK(s.insert(ep(3, p), ep(2, 4789), false, 70.0, 60.0) != nullptr);
+    // A packet stamped earlier than the first does not bring the timer forward.
+    again->last_time = 100.0;
+    CHECK(s.find(ep(1, 1000), ep(2, 3544), 165.0, 60.0) == again);
+    for (uint16_t p = 1; p < 4; ++p) CHECK(s.insert(ep(3, p), ep(2, 4789), false, 110.0, 110.0, 60.0) != nullptr);
     CHECK(s.size() == 4);
-    CHECK(s.insert(ep(4, 1), ep(2, 4789), false, 71.0, 60.0) == nullptr);  // full of live flows
-    CHECK(s.insert(ep(4, 1), ep(2, 4789), false, 131.0, 60.0) != nullptr);  // the ended ones swept
+    CHECK(s.insert(ep(4, 1), ep(2, 4789), false, 111.0, 111.0, 60.0) == nullptr);  // full of live flows
+    CHECK(s.insert(ep(4, 1), ep(2, 4789), false, 240.0, 240.0, 60.0) != nullptr);  // the ended ones swept
     CHECK(s.size() == 1);
+    // Alone, a flow keeps one identity of its own.
+    CHECK(s.transient(ep(5, 1), ep(2, 4789), false, 1.0).id == s.transient(ep(2, 4789), ep(5, 1), true, 2.0).id);
 }
 
 }  // namespace
