@@ -51,26 +51,32 @@ function historyAt(bytes: Uint8Array, at: number, len: number): string {
 // an entry counts only if uid and orientation match too: a reused slot or
 // a role flip (which swaps the sides) builds a fresh identity. Slots and
 // uids are only unique within one engine, so each stream has its own
-// cache. The words compared live in a typed array, one 16-byte stride per
-// entry: as object fields, 32-bit values beyond V8's small integers would
-// be boxed.
+// cache. The key is kept in the cached object itself, cut into parts that
+// stay V8 small integers (whole 32-bit values would be boxed), so a lookup
+// touches the cache array and the identity, nothing else.
 const CACHE_SIZE = 1 << 16;
+
+interface CachedIdentity extends Identity {
+  k0: number; // uid bits 0-23
+  k1: number; // uid bits 24-47
+  k2: number; // uid bits 48-63, orientation
+}
 
 /** What the batches of one stream share: identities seen in earlier batches. */
 export class IdentityCache {
-  #keys = new Uint32Array(CACHE_SIZE * 4); // uid low, uid high, orientation + 1
-  #identities: (Identity | undefined)[] = new Array<Identity | undefined>(CACHE_SIZE).fill(undefined);
+  #identities: (CachedIdentity | undefined)[] = new Array<CachedIdentity | undefined>(CACHE_SIZE).fill(undefined);
 
   /** The identity named by the descriptor at `at`. */
   at(view: DataView, bytes: Uint8Array, at: number): Identity {
     const lo = view.getUint32(at + 8, true);
     const hi = view.getUint32(at + 12, true);
-    const orientation = bytes[at + 2] + 1;
+    const k0 = lo & 0xffffff;
+    const k1 = (lo >>> 24) | ((hi & 0xffff) << 8);
+    const k2 = (hi >>> 16) | (bytes[at + 2] << 16);
     const index = view.getUint32(at + 20, true) & (CACHE_SIZE - 1);
-    const keys = this.#keys;
-    const k = index * 4;
-    if (keys[k] === lo && keys[k + 1] === hi && keys[k + 2] === orientation) return this.#identities[index] as Identity;
-    const identity: Identity = {
+    const hit = this.#identities[index];
+    if (hit !== undefined && hit.k0 === k0 && hit.k1 === k1 && hit.k2 === k2) return hit;
+    const identity: CachedIdentity = {
       uid: formatUid(hi, lo),
       id: {
         orig_h: formatAddress(bytes, at + 24),
@@ -78,10 +84,10 @@ export class IdentityCache {
         resp_h: formatAddress(bytes, at + 40),
         resp_p: view.getUint16(at + 18, true),
       },
+      k0,
+      k1,
+      k2,
     };
-    keys[k] = lo;
-    keys[k + 1] = hi;
-    keys[k + 2] = orientation;
     this.#identities[index] = identity;
     return identity;
   }
