@@ -62,9 +62,27 @@ interface CachedIdentity extends Identity {
   k2: number; // uid bits 48-63, orientation
 }
 
+// IPv4 address strings, direct-mapped by address: servers and busy
+// clients recur across many connections.
+const V4_CACHE_SIZE = 1 << 12;
+
 /** What the batches of one stream share: identities seen in earlier batches. */
 export class IdentityCache {
   #identities: (CachedIdentity | undefined)[] = new Array<CachedIdentity | undefined>(CACHE_SIZE).fill(undefined);
+  #v4Keys = new Int32Array(V4_CACHE_SIZE);
+  #v4Texts: (string | undefined)[] = new Array<string | undefined>(V4_CACHE_SIZE).fill(undefined);
+
+  #address(view: DataView, bytes: Uint8Array, at: number, v4: boolean): string {
+    if (!v4) return formatAddress(bytes, at);
+    const key = view.getInt32(at + 12, false);
+    const slot = (key ^ (key >>> 12) ^ (key >>> 24)) & (V4_CACHE_SIZE - 1);
+    const text = this.#v4Texts[slot];
+    if (text !== undefined && this.#v4Keys[slot] === key) return text;
+    const fresh = formatAddress(bytes, at);
+    this.#v4Keys[slot] = key;
+    this.#v4Texts[slot] = fresh;
+    return fresh;
+  }
 
   /** The identity named by the descriptor at `at`. */
   at(view: DataView, bytes: Uint8Array, at: number): Identity {
@@ -76,12 +94,13 @@ export class IdentityCache {
     const index = view.getUint32(at + 20, true) & (CACHE_SIZE - 1);
     const hit = this.#identities[index];
     if (hit !== undefined && hit.k0 === k0 && hit.k1 === k1 && hit.k2 === k2) return hit;
+    const v4 = bytes[at + 1] === 4; // both addresses IPv4 (mapped)
     const identity: CachedIdentity = {
       uid: formatUid(hi, lo),
       id: {
-        orig_h: formatAddress(bytes, at + 24),
+        orig_h: this.#address(view, bytes, at + 24, v4),
         orig_p: view.getUint16(at + 16, true),
-        resp_h: formatAddress(bytes, at + 40),
+        resp_h: this.#address(view, bytes, at + 40, v4),
         resp_p: view.getUint16(at + 18, true),
       },
       k0,
