@@ -8,7 +8,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
-  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, ipv4, ipv6, tcp, addrBytes,
+  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, fddi, ppp, nflog, ipv4, ipv6, tcp, addrBytes,
 } from './helpers/pcap.mjs';
 import { comparable, exchange } from './helpers/traces.mjs';
 import { collect, collectWithStats, named, one, scratch } from './helpers/run.mjs';
@@ -33,6 +33,12 @@ const variants = [
   ['BSD NULL', { linktype: LINKTYPE.NULL, link: nullLink }],
   ['raw IP (101)', { linktype: LINKTYPE.RAW, link: ipOnly }],
   ['raw IPv4 (228)', { linktype: LINKTYPE.IPV4, link: ipOnly }],
+  // Zeek's root analyzer: FDDI, PPP and PPP serial, NFLOG (scripts/base/packet-protocols).
+  ['FDDI with LLC/SNAP', { linktype: LINKTYPE.FDDI, link: fddi }],
+  ['PPP with HDLC-like framing', { linktype: LINKTYPE.PPP, link: (p) => ppp(p) }],
+  ['PPP without framing', { linktype: LINKTYPE.PPP, link: (p) => ppp(p, { hdlc: false }) }],
+  ['PPP serial', { linktype: LINKTYPE.PPP_SERIAL, link: (p) => ppp(p) }],
+  ['NFLOG', { linktype: LINKTYPE.NFLOG, link: nflog }],
 ];
 
 let reference;

@@ -90,6 +90,9 @@ std::unique_ptr<PacketSource> PacketSource::open_file(const std::string& path, c
     // split between libpcap's buffer and ours, so libpcap alone reads it.
     if (S_ISREG(st.st_mode) && !standard_input) source->reader_ = SavefileReader::open(path);
     if (source->reader_ && source->reader_->linktype() != source->linktype_) source->reader_.reset();
+    // NFLOG's TLV headers are in the writer's byte order, which libpcap
+    // turns into ours; it reads those files itself.
+    if (source->reader_ && source->linktype_ == linktype::kNflog) source->reader_.reset();
     if (source->reader_ && !filter.empty()) {
         source->offline_filter_ = std::make_unique<bpf_program>();
         if (pcap_compile(p, source->offline_filter_.get(), filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {

@@ -38,6 +38,49 @@ LinkResult by_ip_version(const uint8_t* frame, uint32_t caplen, uint32_t offset,
     return LinkResult::Ip;
 }
 
+// An MPLS label stack, then IP (Zeek's MPLS analyzer has IP as its default).
+LinkResult mpls(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint32_t* l3_offset) {
+    bool bottom = false;
+    while (!bottom) {
+        if (offset >= caplen || caplen - offset <= 4) return LinkResult::Malformed;
+        bottom = (frame[offset + 2] & 0x01) != 0;
+        offset += 4;
+    }
+    return by_ip_version(frame, caplen, offset, l3_offset);
+}
+
+// A PPP protocol number: IPv4, IPv6 or MPLS (Zeek's PPP analyzers).
+LinkResult by_ppp_protocol(const uint8_t* frame, uint32_t caplen, uint32_t offset, uint16_t protocol,
+                           uint32_t* l3_offset) {
+    if (protocol == 0x0021 || protocol == 0x0057) return by_ip_version(frame, caplen, offset, l3_offset);
+    if (protocol == 0x0281) return mpls(frame, caplen, offset, l3_offset);
+    return LinkResult::NotIp;
+}
+
+// NFLOG: a family, version 0, then TLVs (in host byte order, as libpcap
+// hands them) until the one holding the packet.
+LinkResult nflog(const uint8_t* frame, uint32_t caplen, uint32_t* l3_offset) {
+    if (caplen <= 4 || frame[1] != 0) return LinkResult::Malformed;
+    const uint8_t family = frame[0];
+    uint32_t offset = 4;
+    for (;;) {
+        if (caplen - offset <= 4) return LinkResult::Malformed;
+        uint16_t tlv_len, tlv_type;
+        std::memcpy(&tlv_len, frame + offset, 2);
+        std::memcpy(&tlv_type, frame + offset + 2, 2);
+        if (tlv_type == 9) {  // NFULA_PAYLOAD
+            offset += 4;
+            break;
+        }
+        if (tlv_len < 4) return LinkResult::Malformed;
+        const uint32_t skip = (tlv_len + 3u) & ~3u;  // TLVs are padded to 32 bits
+        if (skip > caplen - offset) return LinkResult::Malformed;
+        offset += skip;
+    }
+    if (family != 2 && family != 10) return LinkResult::NotIp;  // AF_INET, AF_INET6
+    return by_ip_version(frame, caplen, offset, l3_offset);
+}
+
 // What follows an Ethernet or VLAN header whose type field is an 802.3
 // length: IP only behind SNAP with a zero OUI, as Zeek's SNAP analyzer has
 // it registered.
@@ -92,15 +135,8 @@ LinkResult by_ethertype(const uint8_t* frame, uint32_t caplen, uint32_t offset, 
                 if (left <= 18) return LinkResult::Malformed;
                 return ethernet(frame, caplen, offset + 4, l3_offset, depth + 1);
             case kEtherMplsUnicast:
-            case kEtherMplsMulticast: {
-                bool bottom = false;
-                while (!bottom) {
-                    if (offset >= caplen || caplen - offset <= 4) return LinkResult::Malformed;
-                    bottom = (frame[offset + 2] & 0x01) != 0;
-                    offset += 4;
-                }
-                return by_ip_version(frame, caplen, offset, l3_offset);
-            }
+            case kEtherMplsMulticast:
+                return mpls(frame, caplen, offset, l3_offset);
             case kEtherPppoeSession: {
                 if (left <= 8) return LinkResult::Malformed;
                 const uint16_t ppp = load_be16(frame + offset + 6);
@@ -144,6 +180,10 @@ bool linktype_supported(int lt) {
         case linktype::kIpv4:
         case linktype::kIpv6:
         case linktype::kLinuxSll2:
+        case linktype::kFddi:
+        case linktype::kPpp:
+        case linktype::kPppSerial:
+        case linktype::kNflog:
             return true;
         default:
             return false;
@@ -184,6 +224,24 @@ LinkResult decode_link(int lt, const uint8_t* frame, uint32_t caplen, uint32_t* 
         case linktype::kIpv4:
         case linktype::kIpv6:
             return by_ip_version(frame, caplen, 0, l3_offset);
+        case linktype::kFddi:
+            // Zeek skips the FDDI header and an LLC/SNAP header (13 + 8)
+            // and takes the rest for IP.
+            if (caplen <= 21) return LinkResult::Malformed;
+            return by_ip_version(frame, caplen, 21, l3_offset);
+        case linktype::kPpp:
+            // HDLC-like framing (ff 03) before the protocol, or none.
+            if (caplen <= 2) return LinkResult::Malformed;
+            if (frame[0] == 0xff && frame[1] == 0x03) {
+                if (caplen <= 4) return LinkResult::Malformed;
+                return by_ppp_protocol(frame, caplen, 4, load_be16(frame + 2), l3_offset);
+            }
+            return by_ppp_protocol(frame, caplen, 2, load_be16(frame), l3_offset);
+        case linktype::kPppSerial:
+            if (caplen <= 4) return LinkResult::Malformed;
+            return by_ppp_protocol(frame, caplen, 4, load_be16(frame + 2), l3_offset);
+        case linktype::kNflog:
+            return nflog(frame, caplen, l3_offset);
         default:
             return LinkResult::NotIp;
     }

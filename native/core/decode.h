@@ -14,6 +14,9 @@ namespace tcpsensor {
 namespace linktype {
 constexpr int kNull = 0;
 constexpr int kEthernet = 1;
+constexpr int kPpp = 9;
+constexpr int kFddi = 10;
+constexpr int kPppSerial = 50;
 constexpr int kRawAlt1 = 12;
 constexpr int kRawAlt2 = 14;
 constexpr int kRaw = 101;
@@ -21,6 +24,7 @@ constexpr int kLoop = 108;
 constexpr int kLinuxSll = 113;
 constexpr int kIpv4 = 228;
 constexpr int kIpv6 = 229;
+constexpr int kNflog = 239;
 constexpr int kLinuxSll2 = 276;
 }  // namespace linktype
 

@@ -10,7 +10,10 @@
 //   f.syn(); f.synAck(); f.ack(); f.send('c', 'GET /'); f.fin('c'); ...
 import { writeFileSync } from 'node:fs';
 
-export const LINKTYPE = { NULL: 0, ETHERNET: 1, RAW: 101, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229, LINUX_SLL2: 276 };
+export const LINKTYPE = {
+  NULL: 0, ETHERNET: 1, PPP: 9, FDDI: 10, PPP_SERIAL: 50, RAW: 101, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229,
+  NFLOG: 239, LINUX_SLL2: 276,
+};
 
 export class PcapWriter {
   constructor({ linktype = LINKTYPE.ETHERNET, nanoseconds = false, snaplen = 262144 } = {}) {
@@ -302,6 +305,38 @@ export function nullLink(payload) {
 }
 
 // LINKTYPE_LOOP (108): like NULL, but the family is in network byte order.
+// FDDI: frame control, two addresses, then LLC/SNAP with the IP type.
+export function fddi(payload) {
+  const h = Buffer.alloc(21);
+  h[0] = 0x50;
+  h.set([0xaa, 0xaa, 0x03, 0, 0, 0], 13);
+  h.writeUInt16BE(payload[0] >> 4 === 6 ? 0x86dd : 0x0800, 19);
+  return Buffer.concat([h, payload]);
+}
+
+// PPP (LINKTYPE_PPP) with HDLC-like framing (ff 03) or without, and PPP
+// in HDLC framing (LINKTYPE_PPP_SERIAL: address 0x0f for Cisco HDLC style).
+export function ppp(payload, { hdlc = true } = {}) {
+  const proto = payload[0] >> 4 === 6 ? 0x0057 : 0x0021;
+  const h = hdlc ? Buffer.from([0xff, 0x03, proto >> 8, proto & 0xff]) : Buffer.from([proto >> 8, proto & 0xff]);
+  return Buffer.concat([h, payload]);
+}
+
+// NFLOG: family, version 0, resource id, then TLVs in little-endian (the
+// host order of the machines these tests run on): a prefix TLV padded to
+// 32 bits, then the payload TLV.
+export function nflog(payload) {
+  const h = Buffer.from([payload[0] >> 4 === 6 ? 10 : 2, 0, 0, 0]);
+  const prefix = Buffer.alloc(12);
+  prefix.writeUInt16LE(4 + 5, 0); // length without the padding
+  prefix.writeUInt16LE(10, 2); // NFULA_PREFIX
+  prefix.write('test', 4);
+  const tlv = Buffer.alloc(4);
+  tlv.writeUInt16LE(4 + payload.length, 0);
+  tlv.writeUInt16LE(9, 2); // NFULA_PAYLOAD
+  return Buffer.concat([h, prefix, tlv, payload]);
+}
+
 export function loopLink(payload) {
   const h = Buffer.alloc(4);
   h.writeUInt32BE((payload[0] >> 4) === 6 ? 24 : 2, 0);
