@@ -8,7 +8,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
-  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, fddi, ppp, nflog, ipv4, ipv6, tcp, addrBytes,
+  TcpFlow, PcapWriter, LINKTYPE, ether, sll, sll2, nullLink, loopLink, fddi, ppp, nflog, wifi, wifiAmsdu, ipv4, ipv6, tcp, addrBytes,
 } from './helpers/pcap.mjs';
 import { comparable, exchange } from './helpers/traces.mjs';
 import { collect, collectWithStats, named, one, scratch } from './helpers/run.mjs';
@@ -39,7 +39,23 @@ const variants = [
   ['PPP without framing', { linktype: LINKTYPE.PPP, link: (p) => ppp(p, { hdlc: false }) }],
   ['PPP serial', { linktype: LINKTYPE.PPP_SERIAL, link: (p) => ppp(p) }],
   ['NFLOG', { linktype: LINKTYPE.NFLOG, link: nflog }],
+  ['802.11 data frames', { linktype: LINKTYPE.IEEE802_11, link: (p) => wifi(p) }],
+  ['802.11 QoS data frames', { linktype: LINKTYPE.IEEE802_11, link: (p) => wifi(p, { qos: true }) }],
+  ['802.11 behind radiotap', { linktype: LINKTYPE.IEEE802_11_RADIO, link: (p) => wifi(p, { qos: true, radiotap: true }) }],
 ];
+
+// An A-MSDU carries several packets in one frame; Zeek's IEEE802_11
+// analyzer hands each on.
+test('802.11 A-MSDU: every packet of an aggregate frame is analysed', async (t) => {
+  const w = new PcapWriter({ linktype: LINKTYPE.IEEE802_11 });
+  const inner = exchange({ linktype: LINKTYPE.RAW, link: (p) => p });
+  // The exchange's eight packets, two per frame.
+  const packets = inner.writer.records.filter((_, i) => i % 2 === 1);
+  for (let i = 0; i < packets.length; i += 2) w.add(100 + i, wifiAmsdu([packets[i], packets[i + 1]]));
+  const events = await run({ write: (path) => w.write(path) });
+  t.is(events.filter((e) => e.event === 'tcp_packet').length, 8);
+  t.is(events.find((e) => e.event === 'connection_state_remove').conn.history, 'ShADdFf');
+});
 
 let reference;
 test.before(async () => {

@@ -184,6 +184,8 @@ bool linktype_supported(int lt) {
         case linktype::kPpp:
         case linktype::kPppSerial:
         case linktype::kNflog:
+        case linktype::kIeee80211:       // decoded by the engine (an A-MSDU
+        case linktype::kIeee80211Radio:  // carries several packets)
             return true;
         default:
             return false;

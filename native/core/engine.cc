@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "byte_order.h"
 #include "contents_files.h"
 
 namespace tcpsensor {
@@ -60,6 +61,7 @@ void Engine::advance_time(double t) {
 }
 
 void Engine::handle_frame(const PacketView& packet) {
+    if (linktype_ == linktype::kIeee80211 || linktype_ == linktype::kIeee80211Radio) return handle_80211(packet);
     uint32_t l3 = 0;
     switch (decode_link(linktype_, packet.data, packet.caplen, &l3)) {
         case LinkResult::NotIp:
@@ -74,6 +76,77 @@ void Engine::handle_frame(const PacketView& packet) {
     packet_complete_ = packet.wirelen <= packet.caplen;
     const uint32_t wire = packet.wirelen > l3 ? packet.wirelen - l3 : 0;
     handle_l3(packet.data + l3, packet.caplen - l3, wire, packet.ts, Encapsulation{});
+}
+
+// 802.11, as Zeek's IEEE802_11 analyzer reads it (after a radiotap header,
+// for that link type): data frames only, past the 3 or 4 addresses and a
+// QoS field, then LLC/SNAP before each packet; an A-MSDU carries several.
+void Engine::handle_80211(const PacketView& packet) {
+    const uint8_t* data = packet.data;
+    uint32_t len = packet.caplen;
+    if (linktype_ == linktype::kIeee80211Radio) {
+        if (len <= 3) return count(Anomaly::link_truncated);
+        const uint32_t radiotap = data[2] | (data[3] << 8);
+        if (radiotap >= len) return count(Anomaly::link_truncated);
+        data += radiotap;
+        len -= radiotap;
+    }
+    uint32_t header = 24;
+    if (header >= len) return count(Anomaly::link_truncated);
+    const uint8_t fc = data[0];
+    // Management and control frames, and data subtypes without data.
+    if (!((fc >> 2) & 0x02) || ((fc >> 4) & 0x04)) {
+        ++stats_.packets_non_ip;
+        return;
+    }
+    if ((data[1] & 0x03) == 0x03) header += 6;  // to and from DS: a fourth address
+    if (header >= len) return count(Anomaly::link_truncated);
+    bool amsdu = false;
+    if ((fc >> 4) & 0x08) {  // QoS data
+        amsdu = (data[header] & 0x80) != 0;
+        if (data[1] & 0x40) {  // protected: nothing readable
+            ++stats_.packets_non_ip;
+            return;
+        }
+        header += 2;
+    }
+    if (header >= len) return count(Anomaly::link_truncated);
+    packet_complete_ = packet.wirelen <= packet.caplen;
+    const uint32_t uncaptured = packet.wirelen > packet.caplen ? packet.wirelen - packet.caplen : 0;
+    data += header;
+    len -= header;
+
+    // One packet behind LLC/SNAP (zero OUI); false if there is none.
+    const auto inner = [&](const uint8_t* p, uint32_t n) {
+        if (n < 8) return false;
+        if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) return false;
+        const uint16_t type = load_be16(p + 6);
+        if (type == 0x0800 || type == 0x86dd)
+            handle_l3(p + 8, n - 8, n - 8 + uncaptured, packet.ts, Encapsulation{});
+        else
+            ++stats_.packets_non_ip;
+        return true;
+    };
+    if (!amsdu) {
+        if (!inner(data, len)) ++stats_.packets_non_ip;
+        return;
+    }
+    while (len > 0) {
+        if (len < 14) return count(Anomaly::link_truncated);
+        const uint32_t sub = load_be16(data + 12);
+        if (len < sub + 14) return count(Anomaly::link_truncated);
+        data += 14;
+        len -= 14;
+        if (!inner(data, sub)) return count(Anomaly::link_truncated);
+        data += sub;
+        len -= sub;
+        // Subframes are padded to 4 bytes, the last one excepted.
+        const uint32_t pad = sub % 4;
+        if (len >= pad) {
+            data += pad;
+            len -= pad;
+        }
+    }
 }
 
 void Engine::handle_l3(const uint8_t* data, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap) {

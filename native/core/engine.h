@@ -93,6 +93,7 @@ public:
 private:
     // --- packet path (engine.cc) ---
     void handle_frame(const PacketView& packet);
+    void handle_80211(const PacketView& packet);
     // The packet path from the IP layer on; `encap` describes the tunnels
     // the packet came through (tunnels.cc).
     void handle_l3(const uint8_t* ip, uint32_t captured, uint32_t wire, double t, const Encapsulation& encap);

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 
 export const LINKTYPE = {
   NULL: 0, ETHERNET: 1, PPP: 9, FDDI: 10, PPP_SERIAL: 50, RAW: 101, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229,
-  NFLOG: 239, LINUX_SLL2: 276,
+  NFLOG: 239, LINUX_SLL2: 276, IEEE802_11: 105, IEEE802_11_RADIO: 127,
 };
 
 export class PcapWriter {
@@ -335,6 +335,50 @@ export function nflog(payload) {
   tlv.writeUInt16LE(4 + payload.length, 0);
   tlv.writeUInt16LE(9, 2); // NFULA_PAYLOAD
   return Buffer.concat([h, prefix, tlv, payload]);
+}
+
+// An 802.11 data frame (to the AP: To DS) with LLC/SNAP before the
+// packet; `qos` adds a QoS field; `radiotap` puts an 8-byte radiotap
+// header in front (LINKTYPE_IEEE802_11_RADIO).
+export function wifi(payload, { qos = false, radiotap = false } = {}) {
+  const h = Buffer.alloc(24 + (qos ? 2 : 0));
+  h[0] = qos ? 0x88 : 0x08; // type data, subtype data or QoS data
+  h[1] = 0x01; // To DS
+  h.set(MAC_A, 4);
+  h.set(MAC_B, 10);
+  h.set(MAC_B, 16);
+  const frame = Buffer.concat([h, snap(payload)]);
+  return radiotap ? Buffer.concat([Buffer.from([0, 0, 8, 0, 0, 0, 0, 0]), frame]) : frame;
+}
+
+// An A-MSDU: one QoS data frame carrying several packets, each in a
+// subframe (destination, source, length, LLC/SNAP, packet), followed by
+// (length mod 4) bytes of padding but the last: what Zeek's IEEE802_11
+// analyzer skips.
+export function wifiAmsdu(payloads) {
+  const h = Buffer.alloc(26);
+  h[0] = 0x88;
+  h[1] = 0x01;
+  h.set(MAC_A, 4);
+  h.set(MAC_B, 10);
+  h.set(MAC_B, 16);
+  h[24] = 0x80; // A-MSDU present
+  const subs = payloads.map((p, i) => {
+    const body = snap(p);
+    const sub = Buffer.alloc(14);
+    sub.set(MAC_B, 0);
+    sub.set(MAC_A, 6);
+    sub.writeUInt16BE(body.length, 12);
+    const pad = i < payloads.length - 1 ? body.length % 4 : 0;
+    return Buffer.concat([sub, body, Buffer.alloc(pad)]);
+  });
+  return Buffer.concat([h, ...subs]);
+}
+
+function snap(payload) {
+  const llc = Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0, 0, 0]);
+  llc.writeUInt16BE(payload[0] >> 4 === 6 ? 0x86dd : 0x0800, 6);
+  return Buffer.concat([llc, payload]);
 }
 
 export function loopLink(payload) {
