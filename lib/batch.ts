@@ -25,7 +25,6 @@ interface Identity {
   id: ConnId;
 }
 
-
 // History strings repeat endlessly ("ShADadFf"); short ones are interned
 // by their bytes.
 const histories = new Map<number, string>();

@@ -108,7 +108,8 @@ private:
     void decapsulate_udp(TunnelKind kind, UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured,
                          double t, const Encapsulation& encap);
     void teredo(UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured, double t,
-                const Encapsulation& encap);
+                const Encapsulation& inner);
+    void tunnel_violation(UdpSession* s, TunnelKind kind);
     void gtpv1(UdpSession& s, const uint8_t* data, uint32_t len, uint32_t uncaptured, double t,
                const Encapsulation& encap);
     void check_encapsulation(Connection& c, const Encapsulation& encap);

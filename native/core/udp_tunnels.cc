@@ -132,20 +132,24 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
     decapsulate_udp(kind, *s, data, len, uncaptured, t, encap);
 }
 
+// A tunnel analyzer refused the packet; all but GTPv1 stop for the rest of
+// the UDP connection (`s`).
+void Engine::tunnel_violation(UdpSession* s, TunnelKind kind) {
+    if (s) s->violate(kind);
+    count(Anomaly::tunnel_protocol_violation);
+}
+
 void Engine::decapsulate_udp(TunnelKind kind, UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncaptured,
                              double t, const Encapsulation& encap) {
     if (kind == TunnelKind::Gtpv1) return gtpv1(s, p, n, uncaptured, t, encap);
     if (s.violated_by(kind)) return;
     if (encap.depth >= kMaxTunnelDepth) return count(Anomaly::exceeded_tunnel_max_depth);
-    const auto violation = [&] {
-        s.violate(kind);
-        count(Anomaly::tunnel_protocol_violation);
-    };
+    const auto violation = [&] { tunnel_violation(&s, kind); };
     const Encapsulation inner = add_udp_layer(encap, kind, s.id);
 
     switch (kind) {
         case TunnelKind::Teredo:
-            return teredo(s, p, n, uncaptured, t, encap);
+            return teredo(s, p, n, uncaptured, t, inner);
 
         case TunnelKind::Vxlan:
             if (n < 8 || !(p[0] & 0x08)) return violation();  // the I flag: a valid VNI
@@ -185,12 +189,10 @@ void Engine::decapsulate_udp(TunnelKind kind, UdpSession& s, const uint8_t* p, u
     }
 }
 
+// `inner` is the encapsulation of the packet inside.
 void Engine::teredo(UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncaptured, double t,
-                    const Encapsulation& encap) {
-    const auto violation = [&] {
-        s.violate(TunnelKind::Teredo);
-        count(Anomaly::tunnel_protocol_violation);
-    };
+                    const Encapsulation& inner) {
+    const auto violation = [&] { tunnel_violation(&s, TunnelKind::Teredo); };
     // Optional authentication header, then optional origin indication (in
     // that order, once each), then the IPv6 packet.
     bool origin = false;
@@ -222,13 +224,13 @@ void Engine::teredo(UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncapt
     const bool bubble = p[6] == 59 && load_be16(p + 4) == 0;
     if (fit == InnerFit::BadVersion || fit == InnerFit::TooSmall || (fit == InnerFit::TooLarge && !bubble))
         return violation();
-    handle_l3(p, n, n + uncaptured, t, add_udp_layer(encap, TunnelKind::Teredo, s.id));
+    handle_l3(p, n, n + uncaptured, t, inner);
 }
 
 void Engine::gtpv1(UdpSession& s, const uint8_t* p, uint32_t n, uint32_t uncaptured, double t,
                    const Encapsulation& encap) {
     // GTPv1 keeps decapsulating after a violation, so none is remembered.
-    const auto violation = [&] { count(Anomaly::tunnel_protocol_violation); };
+    const auto violation = [&] { tunnel_violation(nullptr, TunnelKind::Gtpv1); };
     if (n < 8) return violation();
     const uint8_t flags = p[0];
     const uint8_t type = p[1];
