@@ -110,10 +110,10 @@ bool Engine::inner_ip_fits(const uint8_t* p, uint32_t n, int version) {
 }
 
 void Engine::handle_tunnel(const IpPacket& outer, double t, const Encapsulation& encap) {
-    if (encap.depth >= kMaxTunnelDepth) return count(Anomaly::exceeded_tunnel_max_depth);
     const uint8_t* data = outer.payload;
     const uint32_t len = outer.captured_payload;
     if (outer.proto == 4 || outer.proto == 41) {
+        if (encap.depth >= kMaxTunnelDepth) return count(Anomaly::exceeded_tunnel_max_depth);
         // The inner packet must be of the version the protocol says and
         // fill the payload exactly.
         if (!inner_ip_fits(data, len, outer.proto == 4 ? 4 : 6)) return;

@@ -89,10 +89,22 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
     const bool src_tunnel = tunnel_for_port(src.port) != TunnelKind::None;
     const bool dst_tunnel = tunnel_for_port(dst.port) != TunnelKind::None;
     const double timeout = options_.udp_inactivity_timeout;
+    // Zeek's detection, for flows no tunnel port names: looked at once.
+    const auto detect = [&] {
+        if (looks_like_teredo(data, len)) return TunnelKind::Teredo;
+        if (looks_like_ayiya(data, len)) return TunnelKind::Ayiya;
+        return TunnelKind::None;
+    };
+    TunnelKind detected = TunnelKind::None;
+    bool detection_done = false;
     UdpSession* s = udp_sessions_.find(src, dst, network_time_, timeout);
     UdpSession alone;
     if (!s) {
-        if (!src_tunnel && !dst_tunnel && !looks_like_teredo(data, len) && !looks_like_ayiya(data, len)) {
+        if (!src_tunnel && !dst_tunnel) {
+            detected = detect();
+            detection_done = true;
+        }
+        if (!src_tunnel && !dst_tunnel && detected == TunnelKind::None) {
             ++stats_.packets_non_tcp;
             return;
         }
@@ -118,14 +130,8 @@ void Engine::handle_udp(const IpPacket& ip, double t, const Encapsulation& encap
     s->last_time = t;
 
     TunnelKind kind = tunnel_for_port(s->resp.port);
-    if (kind == TunnelKind::None) {
-        if (looks_like_teredo(data, len))
-            kind = TunnelKind::Teredo;
-        else if (looks_like_ayiya(data, len))
-            kind = TunnelKind::Ayiya;
-        else
-            return;
-    }
+    if (kind == TunnelKind::None) kind = detection_done ? detected : detect();
+    if (kind == TunnelKind::None) return;
     // GRE in UDP is Zeek's IP tunnel analyzer again: no violation state,
     // and the tunnel is the outer address pair's.
     if (kind == TunnelKind::Gre) return gre(data, len, ip.src, ip.dst, ip.proto, t, encap);
