@@ -1,114 +1,16 @@
 #!/usr/bin/env node
 /**
  * tcpsensor: Zeek's TCP events from a capture file or an interface, as
- * NDJSON (one event object a line) or as conn.log rows.
- *
- *   tcpsensor -r FILE [-C] [-f BPF] [--events all|name,...] [--contents all|orig:PORTS|resp:PORTS]...
- *             [--set NAME=VALUE]... [--format ndjson|conn]
- *   tcpsensor -i IFACE [same options]
+ * NDJSON (one event object a line) or as conn.log rows. `tcpsensor --help`
+ * lists the flags (lib/cli-args.ts).
  */
-import { ConnLog, CONN_LOG_EVENTS } from './conn-log';
-import { ArgShape, EVENT_KINDS, EventName, TcpEvent } from './events';
+import { helpText, parseCommandLine, UsageError } from './cli-args';
+import { ConnLog } from './conn-log';
+import { ArgShape, EVENT_KINDS, TcpEvent } from './events';
 import { open } from './index';
-import { parseZeekSetting, SensorOptions, Source } from './options';
-import type { Sensor } from './sensor';
-
-const USAGE = `usage: tcpsensor (-r FILE|- | -i IFACE) [-C] [-f BPF] [--events all|NAME,...]
-                 [--contents all|orig:PORTS|resp:PORTS]... [--set NAME=VALUE]... [--format ndjson|conn]`;
-
-class UsageError extends Error {}
-
-interface Args {
-  source: Source;
-  options: SensorOptions;
-  format: 'ndjson' | 'conn';
-}
-
-function parseArgs(argv: string[]): Args {
-  let file: string | undefined;
-  let iface: string | undefined;
-  let filter: string | undefined;
-  let format: 'ndjson' | 'conn' = 'ndjson';
-  const options: SensorOptions = {};
-  const settable = options as Record<string, unknown>;
-  const portsOrig = new Set<number>();
-  const portsResp = new Set<number>();
-  const value = (i: number, flag: string): string => {
-    if (i >= argv.length) throw new UsageError(`${flag} needs a value`);
-    return argv[i];
-  };
-  const ports = (list: string, flag: string): number[] =>
-    list.split(',').map((p) => {
-      const n = Number(p);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: bad port '${p}'`);
-      return n;
-    });
-
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    switch (a) {
-      case '-r':
-        file = value(++i, a);
-        break;
-      case '-i':
-        iface = value(++i, a);
-        break;
-      case '-f':
-        filter = value(++i, a);
-        break;
-      case '-C':
-        options.ignoreChecksums = true;
-        break;
-      case '--events': {
-        const v = value(++i, a);
-        options.events = v === 'all' ? 'all' : (v.split(',').filter(Boolean) as EventName[]);
-        break;
-      }
-      case '--contents': {
-        const v = value(++i, a);
-        if (v === 'all') {
-          options.contentDeliverAllOrig = true;
-          options.contentDeliverAllResp = true;
-        } else if (v.startsWith('orig:')) {
-          for (const p of ports(v.slice(5), a)) portsOrig.add(p);
-        } else if (v.startsWith('resp:')) {
-          for (const p of ports(v.slice(5), a)) portsResp.add(p);
-        } else {
-          throw new UsageError(`--contents takes all, orig:PORTS or resp:PORTS, got '${v}'`);
-        }
-        break;
-      }
-      case '--set': {
-        const [name, v] = parseZeekSetting(value(++i, a));
-        settable[name] = v;
-        break;
-      }
-      case '--format': {
-        const v = value(++i, a);
-        if (v !== 'ndjson' && v !== 'conn') throw new UsageError(`--format takes ndjson or conn, got '${v}'`);
-        format = v;
-        break;
-      }
-      case '-h':
-      case '--help':
-        process.stdout.write(USAGE + '\n');
-        process.exit(0);
-        break;
-      default:
-        throw new UsageError(`unknown argument '${a}'`);
-    }
-  }
-  if ((file === undefined) === (iface === undefined)) throw new UsageError('give exactly one of -r FILE and -i IFACE');
-  if (portsOrig.size) options.contentDeliveryPortsOrig = [...portsOrig];
-  if (portsResp.size) options.contentDeliveryPortsResp = [...portsResp];
-  if (format === 'conn') {
-    // conn.log rows come from what Zeek's conn scripts use.
-    options.events = [...CONN_LOG_EVENTS];
-  }
-  const source: Source = file !== undefined ? { file } : { interface: iface as string };
-  if (filter !== undefined) source.filter = filter;
-  return { source, options, format };
-}
+import { binding } from './native';
+import type { Sensor, SensorStats } from './sensor';
+import { serveMetrics } from './metrics';
 
 // Byte arguments as base64; everything else as JSON.stringify writes it.
 // A replacer makes stringify several times slower, so only events whose
@@ -130,27 +32,76 @@ function usageError(err: unknown): number {
   return 2;
 }
 
+function versions(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const pkg = require('../package.json') as { version: string };
+  return `tcpsensor ${pkg.version}\n${binding().libpcapVersion}\nNode.js ${process.version}\n`;
+}
+
+// What a live capture lost, in tcpdump's words, on stderr at exit.
+function captureSummary(s: SensorStats): string {
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  return [
+    `${plural(s.packetsReceived, 'packet')} captured`,
+    `${plural(s.packetsReceivedByFilter, 'packet')} received by filter`,
+    `${plural(s.packetsDroppedByKernel, 'packet')} dropped by kernel`,
+    `${plural(s.packetsDroppedByInterface, 'packet')} dropped by interface`,
+    `${plural(s.eventsDroppedByQueue, 'event')} dropped by queue (the reader fell behind)`,
+  ].join('\n') + '\n';
+}
+
 async function main(): Promise<number> {
-  let args: Args;
+  let parsed: ReturnType<typeof parseCommandLine>;
   try {
-    args = parseArgs(process.argv.slice(2));
+    parsed = parseCommandLine(process.argv.slice(2));
   } catch (err) {
     return usageError(err);
   }
+  if ('help' in parsed) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if ('version' in parsed) {
+    process.stdout.write(versions());
+    return 0;
+  }
+  const args = parsed;
 
   let sensor: Sensor;
   try {
-    sensor = open(args.source, args.options);
+    sensor = open(args.source, args.statsInterval ? { ...args.options, statsInterval: args.statsInterval } : args.options);
   } catch (err) {
     // open() checks the option values (--events, --set) before anything
     // is opened: what it refuses is bad input too.
-    if (err instanceof TypeError || err instanceof RangeError) return usageError(err);
+    if (err instanceof TypeError || err instanceof RangeError || err instanceof UsageError) return usageError(err);
     process.stderr.write(`tcpsensor: ${(err as Error).message}\n`);
     return 1;
   }
+  const live = 'interface' in args.source;
+  if ('interface' in args.source) {
+    // tcpdump's first line: the capture is up from here on.
+    const info = sensor.info();
+    if (info) {
+      process.stderr.write(
+        `tcpsensor: listening on ${args.source.interface}, link-type ${info.linktypeName} (${info.linktypeDescription}), snapshot length ${info.snaplen} bytes\n`,
+      );
+    }
+  }
+  sensor.on('warning', (w) => process.stderr.write(`tcpsensor: warning: ${w.message}\n`));
 
-  // SIGINT / SIGTERM: stop capturing, flush open connections as Zeek does
-  // at termination, write them, exit 0.
+  if (args.metricsPort !== undefined) {
+    try {
+      const { address } = await serveMetrics(sensor, args.metricsPort);
+      process.stderr.write(`tcpsensor: metrics at http://${address.address}:${address.port}/metrics\n`);
+    } catch (err) {
+      sensor.close();
+      process.stderr.write(`tcpsensor: cannot serve metrics on port ${args.metricsPort}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+
+  // SIGINT / SIGTERM: take in what the kernel captured, flush open
+  // connections as Zeek does at termination, write them, exit 0.
   const stop = () => sensor.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -164,10 +115,18 @@ async function main(): Promise<number> {
     }
   });
 
+  // Stats records go into the stream where they fall.
+  let pending = '';
+  sensor.on('stats', (record) => {
+    pending += JSON.stringify(record) + '\n';
+  });
+
   const connLog = args.format === 'conn' ? new ConnLog() : undefined;
+  let status = 0;
   try {
     for await (const batch of sensor.batches()) {
-      let text = '';
+      let text = pending;
+      pending = '';
       for (const ev of batch) {
         if (connLog) {
           const row = connLog.add(ev);
@@ -177,24 +136,30 @@ async function main(): Promise<number> {
         }
       }
       if (closedOutput) break;
-      if (text && !process.stdout.write(text)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            process.stdout.off('drain', done);
-            process.stdout.off('close', done);
-            resolve();
-          };
-          process.stdout.on('drain', done);
-          process.stdout.on('close', done);
-        });
-      }
+      await write(text);
     }
+    if (!closedOutput && pending) await write(pending);
   } catch (err) {
     if (closedOutput) return 0;
+    if (pending) await write(pending);
     process.stderr.write(`tcpsensor: ${(err as Error).message}\n`);
-    return 1;
+    status = 1;
   }
-  return 0;
+  if (live && !closedOutput) process.stderr.write(captureSummary(sensor.stats()));
+  return status;
+}
+
+async function write(text: string): Promise<void> {
+  if (!text || process.stdout.write(text)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.stdout.off('drain', done);
+      process.stdout.off('close', done);
+      resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('close', done);
+  });
 }
 
 main().then(

@@ -43,3 +43,55 @@ export function abortError(reason?: unknown): TcpsensorError {
   e.name = 'AbortError';
   return e;
 }
+
+/** Codes of the warnings a sensor raises (see TcpsensorWarning). */
+export type WarningCode = 'TCPSENSOR_CHECKSUM_OFFLOAD';
+
+/** What a checksum-offload warning found. */
+export interface ChecksumOffloadDetail {
+  /** Network time when it was found. */
+  networkTime: number;
+  /** Packets received by then. */
+  packets: number;
+  /** Of those, packets with a bad IP, TCP or UDP checksum. */
+  badIpChecksums: number;
+  badTcpChecksums: number;
+  badUdpChecksums: number;
+  /** True when `checksums: 'auto'` turned validation off. */
+  validationDisabled: boolean;
+}
+
+/**
+ * A condition of the capture as a whole that the user should hear about,
+ * raised once. A sensor emits it as its 'warning' event; with no listener,
+ * it goes to process.emitWarning() (Node prints it on stderr).
+ */
+export class TcpsensorWarning extends Error {
+  readonly code: WarningCode;
+  readonly detail: ChecksumOffloadDetail;
+
+  constructor(code: WarningCode, message: string, detail: ChecksumOffloadDetail) {
+    super(message);
+    this.name = 'TcpsensorWarning';
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** Zeek's checksum-offloading warning, in its words where they fit. */
+export function checksumOffloadWarning(detail: ChecksumOffloadDetail, live: boolean): TcpsensorWarning {
+  const which = [
+    detail.badIpChecksums > 0 ? 'IP' : '',
+    detail.badTcpChecksums > 0 ? 'TCP' : '',
+    detail.badUdpChecksums > 0 ? 'UDP' : '',
+  ].filter(Boolean).join(' and ');
+  const bad = detail.badIpChecksums + detail.badTcpChecksums + detail.badUdpChecksums;
+  const where = live ? 'interface is likely receiving' : 'trace file likely has';
+  const action = detail.validationDisabled
+    ? "checksums: 'auto' has turned checksum validation off for the rest of this capture."
+    : 'By default, packets with invalid checksums are discarded unless checksums are ignored (tcpsensor -C, or the ignoreChecksums option).';
+  const message =
+    `Your ${where} invalid ${which} checksums (${bad} of ${detail.packets} packets), most likely from NIC checksum offloading. ` +
+    `${action} Alternatively, disable checksum offloading by the network adapter (e.g. ethtool -K IFACE rx off tx off) so that the checksums analysed are those transmitted.`;
+  return new TcpsensorWarning('TCPSENSOR_CHECKSUM_OFFLOAD', message, detail);
+}

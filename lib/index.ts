@@ -9,12 +9,14 @@ import { buildConfig, SensorOptions, Source } from './options';
 import { Sensor } from './sensor';
 
 export * from './events';
-export { TcpsensorError } from './errors';
-export type { ErrorCode } from './errors';
+export { TcpsensorError, TcpsensorWarning } from './errors';
+export type { ErrorCode, WarningCode, ChecksumOffloadDetail } from './errors';
+export type { StatsRecord } from './stats';
 export type { FileSource, InterfaceSource, Source, SensorOptions, TunableOptions } from './options';
 export { TUNABLES, parseZeekSetting } from './options';
 export { Sensor } from './sensor';
-export type { SensorStats, ContentsDirection } from './sensor';
+export type { SensorStats, ContentsDirection, SensorEventMap } from './sensor';
+export type { CaptureInfo } from './native';
 export { ConnLog, connState, CONN_LOG_EVENTS } from './conn-log';
 export type { ConnLogRow } from './conn-log';
 

@@ -18,6 +18,8 @@ export interface NativeConfig {
   bufferSize?: number;
   immediate?: boolean;
   highWaterMark?: number;
+  statsInterval?: number;
+  checksums?: 'zeek' | 'auto';
   batchEvents?: number;
   batchBytes?: number;
   maxReassemblyBytes?: number;
@@ -30,21 +32,34 @@ export interface NativeConfig {
 }
 
 export interface NativeStats {
-  /** Packets handed to the engine. */
+  /** Packets handed to the engine (tcpdump's "packets captured"). */
   packetsReceived: number;
-  /** Live capture: packets the kernel dropped (libpcap's ps_drop). */
+  /** Live capture: packets the BPF filter passed, dropped ones included (libpcap's ps_recv). */
+  packetsReceivedByFilter: number;
+  /** Live capture: packets the kernel dropped for want of room in the ring (ps_drop). */
   packetsDroppedByKernel: number;
-  /** Live capture: packets the interface dropped (ps_ifdrop). */
+  /** Live capture: packets the interface or its driver dropped (ps_ifdrop). */
   packetsDroppedByInterface: number;
   /** Live capture: events dropped because the reader fell behind. */
   eventsDroppedByQueue: number;
   batchesDroppedByQueue: number;
+  /** Bytes of batches waiting for the reader now, and at most so far. */
+  queuedBytes: number;
+  queuedBytesPeak: number;
   packetsNonIp: number;
   packetsNonTcp: number;
   packetsTcp: number;
   connectionsActive: number;
   connectionsTotal: number;
   events: number;
+  /**
+   * Zeek's capture-loss evidence (capture_loss.log): acks seen in
+   * established connections, those that acked data never seen, and the
+   * bytes of those holes.
+   */
+  ackEvents: number;
+  gapEvents: number;
+  gapBytes: number;
   /** Stream bytes held for reassembly now, and those not held because of maxReassemblyBytes. */
   reassemblyBytes: number;
   reassemblyDroppedBytes: number;
@@ -55,10 +70,39 @@ export interface NativeStats {
   malformed: Record<string, number>;
 }
 
+/** What a capture is (null once closed). */
+export interface CaptureInfo {
+  /** libpcap's link-type number, name and description (1, "EN10MB", "Ethernet"). */
+  linktype: number;
+  linktypeName: string;
+  linktypeDescription: string;
+  /** Bytes captured per packet at most. */
+  snaplen: number;
+}
+
+/** What the capture thread reports beside the batches, each after the first `afterBatch` of them. */
+export type NativeRecord =
+  | { kind: 'stats'; afterBatch: number; networkTime: number; intervalStart: number; stats: NativeStats }
+  | {
+      kind: 'checksum_offload';
+      afterBatch: number;
+      networkTime: number;
+      packets: number;
+      badIpChecksums: number;
+      badTcpChecksums: number;
+      badUdpChecksums: number;
+      validationDisabled: boolean;
+    };
+
 export interface NativeSensor {
   start(): void;
-  /** A batch, null at the end, or a promise of either; throws coded errors. */
-  read(): ArrayBuffer | null | Promise<ArrayBuffer | null>;
+  /**
+   * A batch, false when records wait in takeRecords(), null at the end, or
+   * a promise of any of them; throws coded errors.
+   */
+  read(): ArrayBuffer | false | null | Promise<ArrayBuffer | false | null>;
+  takeRecords(): NativeRecord[];
+  info(): CaptureInfo | null;
   stop(): void;
   close(): void;
   stats(): NativeStats | null;
@@ -79,6 +123,7 @@ interface Binding {
   eventKinds: NativeEventKind[];
   anomalies: string[];
   batchVersion: number;
+  libpcapVersion: string;
 }
 
 let loaded: Binding | undefined;

@@ -25,9 +25,16 @@ export interface InterfaceSource {
   snaplen?: number;
   /** Promiscuous mode (default true). */
   promiscuous?: boolean;
-  /** Kernel capture buffer in bytes (default: libpcap's). */
+  /**
+   * Kernel capture ring in bytes (default 64 MiB: about a third of a second
+   * of a busy 1 Gb/s link, room to ride out a pause of the capture thread).
+   */
   bufferSize?: number;
-  /** Deliver packets as they arrive (default true). */
+  /**
+   * Wake for each packet as it arrives (default false). Off, the kernel
+   * hands packets over a ring block at a time, or after 50 ms at the latest:
+   * far fewer wake-ups and drops under load, for at most that much latency.
+   */
   immediate?: boolean;
 }
 
@@ -117,8 +124,26 @@ export interface SensorOptions extends TunableOptions {
   batchEvents?: number;
   /** Bytes per batch (default 1 MiB). */
   batchBytes?: number;
-  /** Batches queued ahead of the reader (default 4). */
+  /**
+   * Batches queued ahead of the reader (default 4 reading a file, where the
+   * capture waits for the reader; 256 live, where a batch that finds the
+   * queue full, or 256 MiB queued, is dropped and counted).
+   */
   highWaterMark?: number;
+  /**
+   * Checksum policy when checksums are not ignored: 'zeek' (default)
+   * discards packets with bad checksums and warns once, as Zeek does, when
+   * more than 5% of them have one; 'auto' (Suricata's) turns validation off,
+   * with the same warning, when more than a tenth of the first 1000 packets
+   * have one.
+   */
+  checksums?: 'zeek' | 'auto';
+  /**
+   * Seconds of network time between the sensor's 'stats' events
+   * (StatsRecord: packets, drops, capture loss, connections, events,
+   * memory). Off by default.
+   */
+  statsInterval?: number;
   /** Aborting it closes the sensor; iteration then throws an AbortError. */
   signal?: AbortSignal;
 }
@@ -133,6 +158,8 @@ const OPTION_KEYS = new Set<string>([
   'batchEvents',
   'batchBytes',
   'highWaterMark',
+  'checksums',
+  'statsInterval',
   'signal',
 ]);
 
@@ -235,7 +262,12 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
   if (opts.maxFragmentBytes !== undefined) config.maxFragmentBytes = checkNumber('maxFragmentBytes', opts.maxFragmentBytes, 0, 2 ** 48, true);
   if (opts.batchEvents !== undefined) config.batchEvents = checkNumber('batchEvents', opts.batchEvents, 1, 1 << 20, true);
   if (opts.batchBytes !== undefined) config.batchBytes = checkNumber('batchBytes', opts.batchBytes, 4096, 1 << 28, true);
-  if (opts.highWaterMark !== undefined) config.highWaterMark = checkNumber('highWaterMark', opts.highWaterMark, 1, 1024, true);
+  if (opts.highWaterMark !== undefined) config.highWaterMark = checkNumber('highWaterMark', opts.highWaterMark, 1, 65536, true);
+  if (opts.checksums !== undefined) {
+    if (opts.checksums !== 'zeek' && opts.checksums !== 'auto') throw new RangeError("checksums must be 'zeek' or 'auto'");
+    config.checksums = opts.checksums;
+  }
+  if (opts.statsInterval !== undefined) config.statsInterval = checkNumber('statsInterval', opts.statsInterval, 0.001, 1e9, false);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   return config;
 }

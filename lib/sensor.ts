@@ -6,11 +6,13 @@
  * event loop once (setImmediate), so timers and I/O keep running however
  * far ahead the capture thread is.
  */
+import { EventEmitter } from 'node:events';
 import { BatchReader, IdentityCache } from './batch';
-import { TcpsensorError, abortError, fromNative } from './errors';
+import { TcpsensorError, TcpsensorWarning, abortError, checksumOffloadWarning, fromNative } from './errors';
 import type { TcpEvent } from './events';
 import { parseUid } from './format';
-import { binding, NativeConfig, NativeSensor, NativeStats } from './native';
+import { binding, CaptureInfo, NativeConfig, NativeRecord, NativeSensor, NativeStats } from './native';
+import { StatsRecord, statsRecord } from './stats';
 
 export type ContentsDirection = 'none' | 'orig' | 'resp' | 'both';
 const DIRECTIONS: Record<ContentsDirection, number> = { none: 0, orig: 1, resp: 2, both: 3 };
@@ -25,8 +27,24 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 const YIELD_AFTER_MS = 10;
 const CHECK_EVERY = 256;
 
-export class Sensor implements AsyncIterable<TcpEvent> {
+/**
+ * The sensor's events besides the stream itself: 'warning' (a
+ * TcpsensorWarning; with no listener it goes to process.emitWarning) and
+ * 'stats' (a StatsRecord every `statsInterval` seconds of network time, and
+ * one at the end). Both are emitted in stream order: after the events that
+ * came before them, before those that came after.
+ */
+export interface SensorEventMap {
+  warning: [warning: TcpsensorWarning];
+  stats: [record: StatsRecord];
+}
+
+export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterable<TcpEvent> {
   #native: NativeSensor | null;
+  #live: boolean;
+  #batchesRead = 0;
+  #records: NativeRecord[] = [];
+  #lastStatsRecord: { stats: NativeStats; ts: number } | undefined;
   #started = false;
   #iterating = false;
   #ended = false;
@@ -40,6 +58,8 @@ export class Sensor implements AsyncIterable<TcpEvent> {
 
   /** @internal use open() */
   constructor(config: NativeConfig, signal?: AbortSignal) {
+    super();
+    this.#live = config.interface !== undefined;
     if (signal?.aborted) throw abortError(signal.reason);
     try {
       this.#native = new (binding().Sensor)(config);
@@ -145,6 +165,11 @@ export class Sensor implements AsyncIterable<TcpEvent> {
     this.#lastStats = this.#readStats(native);
   }
 
+  /** The capture's link type and snapshot length (null once closed). */
+  info(): CaptureInfo | null {
+    return this.#native?.info() ?? null;
+  }
+
   stats(): SensorStats {
     if (!this.#native) {
       if (this.#lastStats) return this.#lastStats;
@@ -222,20 +247,45 @@ export class Sensor implements AsyncIterable<TcpEvent> {
           return null;
         }
       }
-      let buffer: ArrayBuffer | null;
+      this.#emitRecords(native, false);
+      let buffer: ArrayBuffer | false | null;
       try {
         const r = native.read();
         buffer = r instanceof Promise ? await r : r;
       } catch (err) {
+        if (this.#native) this.#emitRecords(this.#native, true);
         throw fromNative(err);
       }
+      if (buffer === false) continue; // records to take, and no batch yet
       if (buffer === null) {
         this.#throwIfAborted();
+        if (this.#native) this.#emitRecords(this.#native, true);
         this.#ended = true;
         return null;
       }
+      this.#batchesRead++;
       const reader = new BatchReader(buffer, this.#identities);
       if (reader.count > 0) return reader;
+    }
+  }
+
+  // Emits the side records that belong before the next batch (all of them
+  // at the end of the stream).
+  #emitRecords(native: NativeSensor, all: boolean): void {
+    for (const r of native.takeRecords()) this.#records.push(r);
+    while (this.#records.length > 0 && (all || this.#records[0].afterBatch <= this.#batchesRead)) {
+      const r = this.#records.shift() as NativeRecord;
+      if (r.kind === 'stats') {
+        const previous = this.#lastStatsRecord;
+        const record = statsRecord(r.stats, r.networkTime, previous?.stats, previous?.ts ?? r.intervalStart);
+        this.#lastStatsRecord = { stats: r.stats, ts: r.networkTime };
+        this.emit('stats', record);
+      } else {
+        const { kind: _kind, afterBatch: _after, ...detail } = r;
+        const warning = checksumOffloadWarning(detail, this.#live);
+        if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+        else process.emitWarning(warning);
+      }
     }
   }
 

@@ -67,10 +67,12 @@ WorkerConfig read_config(const Napi::Object& c) {
     w.live_options.interface = str(c, "interface");
     w.live_options.snaplen = static_cast<int>(num(c, "snaplen", w.live_options.snaplen));
     w.live_options.promiscuous = flag(c, "promiscuous", w.live_options.promiscuous);
-    w.live_options.buffer_size = static_cast<int>(num(c, "bufferSize", 0));
-    w.live_options.immediate = flag(c, "immediate", true);
+    w.live_options.buffer_size = static_cast<int>(num(c, "bufferSize", w.live_options.buffer_size));
+    w.live_options.immediate = flag(c, "immediate", w.live_options.immediate);
     w.filter = str(c, "filter");
     w.high_water = static_cast<uint32_t>(num(c, "highWaterMark", w.high_water));
+    w.live_high_water = static_cast<uint32_t>(num(c, "highWaterMark", w.live_high_water));
+    w.stats_interval = num(c, "statsInterval", 0);
     w.seed = static_cast<uint64_t>(num(c, "seed", 0));
 
     o.tcp_SYN_timeout = num(c, "tcp_SYN_timeout", o.tcp_SYN_timeout);
@@ -93,6 +95,7 @@ WorkerConfig read_config(const Napi::Object& c) {
     o.tcp_content_deliver_all_orig = flag(c, "tcp_content_deliver_all_orig", false);
     o.tcp_content_deliver_all_resp = flag(c, "tcp_content_deliver_all_resp", false);
     o.ignore_checksums = flag(c, "ignore_checksums", false);
+    o.auto_checksums = str(c, "checksums") == "auto";
     port_set(c, "tcp_content_delivery_ports_orig", &o.tcp_content_delivery_ports_orig);
     port_set(c, "tcp_content_delivery_ports_resp", &o.tcp_content_delivery_ports_resp);
     port_set(c, "likely_server_ports", &o.likely_server_ports);
@@ -199,6 +202,12 @@ struct State {
             auto d = *pending_read;
             pending_read.reset();
             d.Resolve(to_array_buffer(env, b));
+        } else if (worker->has_records()) {
+            // No batch, but records to take (a warning, a stats record on
+            // a quiet link): false sends the reader to takeRecords().
+            auto d = *pending_read;
+            pending_read.reset();
+            d.Resolve(Napi::Boolean::New(env, false));
         } else if (worker->ended()) {
             auto d = *pending_read;
             pending_read.reset();
@@ -239,6 +248,8 @@ public:
                            {InstanceMethod<&Sensor::start>("start"), InstanceMethod<&Sensor::read>("read"),
                             InstanceMethod<&Sensor::stop>("stop"), InstanceMethod<&Sensor::close>("close"),
                             InstanceMethod<&Sensor::stats>("stats"),
+                            InstanceMethod<&Sensor::take_records>("takeRecords"),
+                            InstanceMethod<&Sensor::info>("info"),
                             InstanceMethod<&Sensor::set_contents_file>("setContentsFile"),
                             InstanceMethod<&Sensor::get_contents_file>("getContentsFile")});
     }
@@ -315,7 +326,8 @@ private:
         return env.Undefined();
     }
 
-    // A queued batch (ArrayBuffer), null at the end, or a promise of either.
+    // A queued batch (ArrayBuffer), false when side records wait to be
+    // taken, null at the end, or a promise of any of them.
     Napi::Value read(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!state_) return env.Null();
@@ -325,6 +337,7 @@ private:
         }
         Batch b;
         if (state_->worker->take(&b)) return State::to_array_buffer(env, b);
+        if (state_->worker->has_records()) return Napi::Boolean::New(env, false);
         if (state_->worker->ended()) {
             // The worker may have queued a last batch just before ending.
             if (state_->worker->take(&b)) return State::to_array_buffer(env, b);
@@ -356,20 +369,71 @@ private:
     Napi::Value stats(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!state_ && !final_stats_) return env.Null();
+        return stats_object(env, state_ ? state_->worker->stats() : *final_stats_);
+    }
+
+    // What the capture is: link type and snapshot length.
+    Napi::Value info(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!state_) return env.Null();
+        const PacketSource& src = state_->worker->source();
         Napi::Object o = Napi::Object::New(env);
-        const WorkerStats s = state_ ? state_->worker->stats() : *final_stats_;
+        o.Set("linktype", Napi::Number::New(env, src.linktype()));
+        o.Set("linktypeName", Napi::String::New(env, src.linktype_name()));
+        o.Set("linktypeDescription", Napi::String::New(env, src.linktype_description()));
+        o.Set("snaplen", Napi::Number::New(env, src.snaplen()));
+        return o;
+    }
+
+    // Stats and notices in stream order, each after the batches it follows
+    // (see SideRecord).
+    Napi::Value take_records(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        Napi::Array out = Napi::Array::New(env);
+        if (!state_) return out;
+        uint32_t i = 0;
+        for (const SideRecord& r : state_->worker->take_records()) {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("afterBatch", Napi::Number::New(env, static_cast<double>(r.after_batch)));
+            o.Set("networkTime", Napi::Number::New(env, r.network_time));
+            if (r.kind == SideRecord::Kind::Stats) {
+                o.Set("kind", Napi::String::New(env, "stats"));
+                o.Set("intervalStart", Napi::Number::New(env, r.interval_start));
+                o.Set("stats", stats_object(env, r.stats));
+            } else {
+                const Notice& n = r.notice;
+                o.Set("kind", Napi::String::New(env, "checksum_offload"));
+                o.Set("packets", Napi::Number::New(env, static_cast<double>(n.packets)));
+                o.Set("badIpChecksums", Napi::Number::New(env, static_cast<double>(n.bad_ip_checksums)));
+                o.Set("badTcpChecksums", Napi::Number::New(env, static_cast<double>(n.bad_tcp_checksums)));
+                o.Set("badUdpChecksums", Napi::Number::New(env, static_cast<double>(n.bad_udp_checksums)));
+                o.Set("validationDisabled", Napi::Boolean::New(env, n.validation_disabled));
+            }
+            out.Set(i++, o);
+        }
+        return out;
+    }
+
+    static Napi::Object stats_object(Napi::Env env, const WorkerStats& s) {
+        Napi::Object o = Napi::Object::New(env);
         auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
         set("packetsReceived", s.engine.packets);
+        set("packetsReceivedByFilter", s.capture.received_by_filter);
         set("packetsDroppedByKernel", s.capture.dropped_by_kernel);
         set("packetsDroppedByInterface", s.capture.dropped_by_interface);
         set("eventsDroppedByQueue", s.events_dropped);
         set("batchesDroppedByQueue", s.batches_dropped);
+        set("queuedBytes", s.queued_bytes);
+        set("queuedBytesPeak", s.queued_bytes_peak);
         set("packetsNonIp", s.engine.packets_non_ip);
         set("packetsNonTcp", s.engine.packets_non_tcp);
         set("packetsTcp", s.engine.packets_tcp);
         set("connectionsActive", s.engine.connections_active);
         set("connectionsTotal", s.engine.connections_total);
         set("events", s.engine.events);
+        set("ackEvents", s.engine.ack_events);
+        set("gapEvents", s.engine.gap_events);
+        set("gapBytes", s.engine.gap_bytes);
         set("reassemblyBytes", s.engine.reassembly_bytes);
         set("reassemblyDroppedBytes", s.engine.reassembly_dropped_bytes);
         set("fragmentBytes", s.engine.fragment_bytes);
@@ -457,6 +521,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     for (uint32_t a = 0; a < kAnomalyCount; ++a) anomalies.Set(a, Napi::String::New(env, std::string(kAnomalyNames[a])));
     exports.Set("anomalies", anomalies);
     exports.Set("batchVersion", Napi::Number::New(env, batch::kVersion));
+    exports.Set("libpcapVersion", Napi::String::New(env, libpcap_version()));
     return exports;
 }
 

@@ -23,20 +23,30 @@ struct CaptureError {
     bool set() const { return !code.empty(); }
 };
 
+// A sensor's defaults: throughput first. Without immediate mode the kernel
+// fills whole blocks of packets (TPACKET_V3) and wakes the reader once per
+// block, or when a block has waited `timeout_ms`: that bounds the latency.
+// Immediate mode wakes the reader for every packet (and makes libpcap use
+// TPACKET_V2, whose frames are sized for the largest packet, so a ring holds
+// far fewer of them).
 struct LiveOptions {
     std::string interface;
     int snaplen = 262144;
     bool promiscuous = true;
-    int buffer_size = 0;  // bytes; 0 keeps libpcap's default
-    bool immediate = true;
-    int timeout_ms = 100;
+    int buffer_size = 64 << 20;  // bytes of kernel ring
+    bool immediate = false;
+    int timeout_ms = 50;
 };
 
 struct CaptureStats {
-    uint64_t received = 0;
-    uint64_t dropped_by_kernel = 0;
-    uint64_t dropped_by_interface = 0;
+    uint64_t received = 0;              // packets handed to the engine
+    uint64_t received_by_filter = 0;    // live: packets that passed the filter (ps_recv)
+    uint64_t dropped_by_kernel = 0;     // live: no room in the ring (ps_drop)
+    uint64_t dropped_by_interface = 0;  // live: lost by the interface or its driver (ps_ifdrop)
 };
+
+// Where a live capture hands each packet: in place, valid during the call.
+using PacketCallback = void (*)(void* context, const PacketView& packet);
 
 class PacketSource {
 public:
@@ -51,14 +61,28 @@ public:
     enum class Next { Packet, Timeout, End, Error };
     // Up to `max` packets (at least one on Packet), all viewed in place
     // until the next call. libpcap hands out one at a time; our own file
-    // reader as many as its buffer holds. Timeout only happens live.
-    Next next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error);
+    // reader as many as its buffer holds. Reading a pipe that has nothing
+    // for `wait_ms` (-1: no limit) gives Timeout.
+    Next next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error, int wait_ms = -1);
+
+    // Live capture: hands the packets libpcap has ready (at most `max`, one
+    // ring block's worth at most) to `callback`, each in place. With none
+    // ready, waits up to `wait_ms` for some: Timeout if none came, End if
+    // interrupt() was called (once per call of interrupt()).
+    Next dispatch(PacketCallback callback, void* context, int max, int wait_ms, size_t* count, CaptureError* error);
 
     int linktype() const { return linktype_; }
+    // The link type's libpcap name and description ("EN10MB", "Ethernet"),
+    // and the snapshot length in effect: what tcpdump says as it starts.
+    std::string linktype_name() const;
+    std::string linktype_description() const;
+    int snaplen() const;
     bool live() const { return live_; }
-    // Kernel counters (live only; zeros for files).
+    // Kernel counters (live only; zeros for files). Call from one thread
+    // at a time (it keeps the running totals).
     CaptureStats stats() const;
-    // Makes a blocked next_batch() return End soon; callable from any thread.
+    // Makes a blocked next_batch() or dispatch() return End soon; callable
+    // from any thread.
     void interrupt();
 
 private:
@@ -68,6 +92,8 @@ private:
     static void view(int64_t sec, int64_t usec, const uint8_t* data, uint32_t caplen, uint32_t wirelen,
                      PacketView* out);
     Next reader_end(int result, CaptureError* error) const;
+    Next live_error(int rc, CaptureError* error);
+    bool interface_up() const;
 
     // libpcap reads live captures and pcapng; classic pcap files go
     // through our own reader, with BPF applied by pcap_offline_filter.
@@ -78,6 +104,21 @@ private:
     int linktype_ = 0;
     uint64_t received_ = 0;
     std::atomic<bool> interrupted_{false};
+    // Live: libpcap's descriptor (non-blocking) and an eventfd that
+    // interrupt() writes, both polled by dispatch(); a pipe's are polled by
+    // next_batch().
+    int capture_fd_ = -1;
+    int pipe_fd_ = -1;  // a FIFO or standard input being read
+    int wake_fd_ = -1;
+    std::string interface_;
+    struct PcapCounters {
+        unsigned ps_recv, ps_drop, ps_ifdrop;
+    };
+    mutable CaptureStats kernel_;
+    mutable PcapCounters last_kernel_{0, 0, 0};
 };
+
+// libpcap's version string ("libpcap version 1.10.3 (with TPACKET_V3)").
+std::string libpcap_version();
 
 }  // namespace tcpsensor

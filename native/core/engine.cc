@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <cstring>
+#include <limits>
 
 #include "byte_order.h"
 #include "contents_files.h"
@@ -9,6 +10,7 @@ namespace tcpsensor {
 
 Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, uint64_t seed)
     : options_(options),
+      consumer_(consumer),
       linktype_(linktype),
       writer_(options.events, options.batch_max_events, options.batch_max_bytes, consumer),
       table_(seed),
@@ -40,11 +42,13 @@ void Engine::process(const PacketView& packet) {
     // so captures stamped near the epoch run at network time 1.
     const double clock = network_time_ != 0 ? network_time_ : 1.0;
     network_time_ = packet.ts > clock ? packet.ts : clock;
+    if (network_time_ >= next_checksum_check_) check_checksum_offload(false);
     writer_.begin_group(network_time_);
     expire_timers(network_time_);
     handle_frame(packet);
     after_group();
     writer_.end_group();
+    if (stats_.packets == options_.checksum_sample && options_.auto_checksums) decide_auto_checksums();
 }
 
 void Engine::process_batch(const PacketView* packets, size_t count) {
@@ -58,6 +62,71 @@ void Engine::advance_time(double t) {
     expire_timers(network_time_);
     after_group();
     writer_.end_group();
+}
+
+// ---------------------------------------------------------------------------
+// Checksum offload. A sensor on a host whose NIC computes checksums sees its
+// own outgoing packets before the NIC does: their TCP and UDP checksums are
+// unfinished, every such packet is discarded, and whole connections vanish.
+// Zeek warns (base/misc/find-checksum-offloading.zeek): once some packets
+// have come, it looks every 10 s, and at the end, whether more than 5% of
+// them carried a bad IP, TCP or UDP checksum. It counts the weirds it sees,
+// which weird sampling thins out; the engine counts the packets themselves.
+
+void Engine::check_checksum_offload(bool at_end) {
+    constexpr uint64_t kEnoughPackets = 20;
+    if (checksum_warned_ || options_.ignore_checksums) {
+        next_checksum_check_ = std::numeric_limits<double>::infinity();
+        return;
+    }
+    // Until 'auto' has made its decision, only the look at the end counts.
+    const bool auto_pending = options_.auto_checksums && stats_.packets < options_.checksum_sample;
+    if (!at_end && (next_checksum_check_ == 0 || auto_pending)) {
+        next_checksum_check_ = network_time_ + options_.checksum_check_interval;
+        return;
+    }
+    const uint64_t packets = stats_.packets;
+    const auto share = [&](Anomaly a) {
+        return packets ? static_cast<double>(stats_.anomalies[static_cast<size_t>(a)]) / static_cast<double>(packets) : 0;
+    };
+    if (share(Anomaly::bad_IP_checksum) > 0.05 || share(Anomaly::bad_TCP_checksum) > 0.05 ||
+        share(Anomaly::bad_UDP_checksum) > 0.05) {
+        raise_checksum_notice(false);
+        next_checksum_check_ = std::numeric_limits<double>::infinity();
+    } else if (packets < kEnoughPackets) {
+        next_checksum_check_ = network_time_ + options_.checksum_check_interval;
+    } else {
+        next_checksum_check_ = std::numeric_limits<double>::infinity();
+    }
+}
+
+// Suricata's answer: if more than a tenth of the first packets carry bad
+// checksums, stop verifying them.
+void Engine::decide_auto_checksums() {
+    if (options_.ignore_checksums) return;
+    const uint64_t bad = stats_.anomalies[static_cast<size_t>(Anomaly::bad_IP_checksum)] +
+                         stats_.anomalies[static_cast<size_t>(Anomaly::bad_TCP_checksum)] +
+                         stats_.anomalies[static_cast<size_t>(Anomaly::bad_UDP_checksum)];
+    if (bad * 10 <= stats_.packets) return;
+    raise_checksum_notice(true);
+    options_.ignore_checksums = true;
+}
+
+void Engine::raise_checksum_notice(bool disabling) {
+    checksum_warned_ = true;
+    if (!consumer_) return;
+    // Events raised so far go out first, so the warning sits where it
+    // happened in the stream.
+    writer_.flush();
+    Notice n{};
+    n.kind = Notice::Kind::ChecksumOffload;
+    n.network_time = network_time_;
+    n.packets = stats_.packets;
+    n.bad_ip_checksums = stats_.anomalies[static_cast<size_t>(Anomaly::bad_IP_checksum)];
+    n.bad_tcp_checksums = stats_.anomalies[static_cast<size_t>(Anomaly::bad_TCP_checksum)];
+    n.bad_udp_checksums = stats_.anomalies[static_cast<size_t>(Anomaly::bad_UDP_checksum)];
+    n.validation_disabled = disabling;
+    consumer_->on_notice(n);
 }
 
 void Engine::handle_frame(const PacketView& packet) {
@@ -408,6 +477,7 @@ void Engine::finish() {
     });
     writer_.end_group();
     writer_.flush();
+    check_checksum_offload(true);
 }
 
 // ---------------------------------------------------------------------------

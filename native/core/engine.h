@@ -49,6 +49,12 @@ struct EngineStats {
     uint64_t reassembly_dropped_bytes = 0;  // stream bytes not buffered because of our memory bound
     uint64_t fragment_bytes = 0;         // fragment bytes buffered now
     uint64_t memory_bytes = 0;           // tables, timers and buffers (approximate)
+    // Zeek's capture-loss evidence (get_gap_stats): acks seen in established
+    // connections, and those that acked data never seen.
+    uint64_t ack_events = 0;
+    uint64_t ack_bytes = 0;
+    uint64_t gap_events = 0;
+    uint64_t gap_bytes = 0;
     std::array<uint64_t, kAnomalyCount> anomalies{};
 };
 
@@ -156,6 +162,10 @@ private:
                     uint32_t seq, uint32_t ack);
     void rexmit_stats(Connection& c, bool is_orig, uint64_t seq, int32_t len, const IpPacket& ip);
     void after_group();
+    // --- checksum offload (engine.cc) ---
+    void check_checksum_offload(bool at_end);
+    void decide_auto_checksums();
+    void raise_checksum_notice(bool disabling);
 
     // --- stream reassembly (tcp_reassembly.cc) ---
     void enable_reassembly(Connection& c);
@@ -163,7 +173,8 @@ private:
     void ack_received(Connection& c, int side, uint64_t seq);
     void new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags);
     void block_inserted(Connection& c, int side, size_t index);
-    void trim_to_seq(Connection& c, int side, uint64_t seq);
+    // Returns the bytes below `seq` that were never seen (Zeek's gap accounting).
+    uint64_t trim_to_seq(Connection& c, int side, uint64_t seq);
     void undelivered(Connection& c, int side, uint64_t up_to);
     void deliver_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data);
     void gap(Connection& c, int side, uint64_t seq, uint64_t len);
@@ -181,6 +192,7 @@ private:
     void record_to_seq(Connection& c, int side, uint64_t start, uint64_t stop);
 
     Options options_;
+    BatchConsumer* consumer_;
     int linktype_;
     EventWriter writer_;
     FlowTable table_;
@@ -199,6 +211,11 @@ private:
     bool packet_complete_ = true;
     uint64_t uid_state_;
     bool finished_ = false;
+    // Zeek's find-checksum-offloading: the next look at the share of bad
+    // checksums (0 until the first packet schedules it), and whether the
+    // warning was given.
+    double next_checksum_check_ = 0;
+    bool checksum_warned_ = false;
     // Connections whose connection_established was raised in the current
     // group; Zeek's conn scripts adjust their inactivity timeout when the
     // event is handled, after the packet.

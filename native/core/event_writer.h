@@ -29,10 +29,31 @@ struct Batch {
 uint8_t* acquire_batch_buffer(uint32_t min_capacity, uint32_t* capacity);
 void release_batch_buffer(uint8_t* data, uint32_t capacity);
 
+// Something about the capture as a whole, not about a connection, that the
+// engine reports once: Node code sees it as a warning.
+struct Notice {
+    enum class Kind : uint8_t {
+        // More than 5% of the packets carry bad checksums (Zeek's
+        // find-checksum-offloading), or, with the 'auto' policy, the first
+        // packets did and validation was turned off.
+        ChecksumOffload,
+    };
+    Kind kind;
+    double network_time;
+    uint64_t packets;  // received when it was raised
+    uint64_t bad_ip_checksums;
+    uint64_t bad_tcp_checksums;
+    uint64_t bad_udp_checksums;
+    bool validation_disabled;
+};
+
 class BatchConsumer {
 public:
     virtual ~BatchConsumer() = default;
     virtual void on_batch(Batch batch) = 0;
+    // Raised between batches: every event before it is in a batch already
+    // handed over, every event after it will be in a later one.
+    virtual void on_notice(const Notice&) {}
 };
 
 // connection_SYN_packet's `pkt` record.

@@ -36,6 +36,14 @@ struct Options {
     bool tcp_content_deliver_all_orig = false;
     bool tcp_content_deliver_all_resp = false;
     bool ignore_checksums = false;
+    // Not Zeek's: with `auto_checksums` (Suricata's checksum-validation:
+    // auto), validation stops if more than a tenth of the first
+    // `checksum_sample` packets carry bad checksums (NIC offload).
+    bool auto_checksums = false;
+    uint32_t checksum_sample = 1000;
+    // Zeek's ChecksumOffloading::check_interval: how often (network time)
+    // the share of bad checksums is looked at while few packets have come.
+    double checksum_check_interval = 10.0;
     // Port sets, indexed by port number (a bit per TCP port).
     std::bitset<65536> tcp_content_delivery_ports_orig;
     std::bitset<65536> tcp_content_delivery_ports_resp;

@@ -222,11 +222,25 @@ void Engine::deliver_block(Connection& c, int side, uint64_t seq, uint64_t len, 
     writer_.tcp_contents(c, c.is_orig_side(side), seq, data, static_cast<uint32_t>(len));
 }
 
-void Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
+uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
     StreamState& s = c.ep[side].stream;
+    // Zeek's capture-loss evidence: the bytes an ack covers that never
+    // arrived, counted before the hole is declared undelivered.
+    uint64_t missing = 0;
+    BlockList* held = s.blocks.get();
+    if (held && !held->empty()) {
+        if (held->front().seq > s.last_reassem_seq) missing += held->front().seq - s.last_reassem_seq;
+    } else if (seq > s.last_reassem_seq) {
+        missing += seq - s.last_reassem_seq;
+    }
     if (seq > s.last_reassem_seq) undelivered(c, side, seq);
     if (BlockList* list = s.blocks.get()) {
         while (!list->empty() && list->front().upper <= seq) {
+            const uint64_t upper = list->front().upper;
+            if (list->count() > 1 && (*list)[1].seq <= seq)
+                missing += (*list)[1].seq - upper;
+            else if (upper != seq && upper != seq - 1)  // an acked FIN is no octet
+                missing += seq - upper;
             if (options_.tcp_max_old_segments) {
                 const uint64_t from = list->front().seq, to = list->front().upper;
                 uint8_t* bytes;
@@ -243,6 +257,7 @@ void Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
         if (!list->empty() && list->front().seq == s.last_reassem_seq) block_inserted(c, side, 0);
     }
     if (seq > s.trim_seq) s.trim_seq = seq;
+    return missing;
 }
 
 void Engine::undelivered(Connection& c, int side, uint64_t up_to) {
@@ -293,7 +308,20 @@ void Engine::ack_received(Connection& c, int side, uint64_t seq) {
         if (seq >= fin_seq) seq = fin_seq - 1;
     }
     if (seq <= ep.stream.trim_seq) return;
-    trim_to_seq(c, side, seq);
+    // As Zeek's capture_loss counts: acks within established connections
+    // whose data is still being delivered.
+    const bool counted = !ep.stream.skip_deliveries && ep.state == EpState::Established &&
+                         c.ep[side ^ 1].state == EpState::Established;
+    const uint64_t acked = seq - ep.stream.trim_seq;
+    const uint64_t missing = trim_to_seq(c, side, seq);
+    if (counted) {
+        ++stats_.ack_events;
+        stats_.ack_bytes += acked;
+        if (missing) {
+            ++stats_.gap_events;
+            stats_.gap_bytes += missing;
+        }
+    }
     check_eof(c, side);
 }
 

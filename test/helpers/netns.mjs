@@ -38,14 +38,14 @@ export function vethDown(t) {
 //
 // Addresses come from 198.18.0.0/15 (RFC 2544, for benchmarks), one /24
 // per pair, chosen by pid so that concurrent runs do not collide.
-export async function vethWithServer(t, { port = 8080 } = {}) {
+export async function vethWithServer(t, { port = 8080, mtu } = {}) {
   const n = made++;
   const index = (process.pid * 4 + n) % 512;
   const prefix = `198.${18 + (index >> 8)}.${index & 255}`;
   const name = `tcpsensor-${process.pid}-${n}`;
   const host = `tsv${process.pid % 1000000}${n}a`;
   const peer = `tsv${process.pid % 1000000}${n}b`;
-  const env = { ns: name, iface: host, hostAddr: `${prefix}.1`, serverAddr: `${prefix}.2`, port };
+  const env = { ns: name, iface: host, peer, hostAddr: `${prefix}.1`, serverAddr: `${prefix}.2`, port };
 
   let server;
   t.teardown(async () => {
@@ -61,6 +61,10 @@ export async function vethWithServer(t, { port = 8080 } = {}) {
 
   ip('netns', 'add', name);
   ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
+  if (mtu) {
+    ip('link', 'set', host, 'mtu', String(mtu));
+    ip('link', 'set', peer, 'mtu', String(mtu));
+  }
   ip('link', 'set', peer, 'netns', name);
   ip('addr', 'add', `${env.hostAddr}/24`, 'dev', host);
   ip('link', 'set', host, 'up');
@@ -107,4 +111,35 @@ export async function until(check, ms = 5000, what = 'condition') {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+// `count` complete conversations (connect, one exchange, close), `parallel`
+// at a time; resolves with their client ports once all have closed.
+export async function conversations(env, count, { parallel = 8, message = 'hello' } = {}) {
+  const ports = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const c = await talk(env, `${message} ${i}`);
+      ports.push(c.localPort);
+      await c.end();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+  return ports;
+}
+
+// Runs `command` inside the namespace; resolves with its output, rejects
+// with its stderr if it fails.
+export function inNamespace(env, command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', env.ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${err.trim()}`))));
+  });
 }
