@@ -67,7 +67,19 @@ async function main(): Promise<number> {
   }
   const args = parsed;
 
-  let sensor: Sensor;
+  // SIGINT / SIGTERM: take in what the kernel captured, flush open
+  // connections as Zeek does at termination, write them, exit 0. Handled
+  // from the start, so that a signal sent once the capture said it is up
+  // always finds the handler.
+  let sensor: Sensor | undefined;
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    sensor?.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
   try {
     sensor = open(args.source, args.statsInterval ? { ...args.options, statsInterval: args.statsInterval } : args.options);
   } catch (err) {
@@ -100,11 +112,7 @@ async function main(): Promise<number> {
     }
   }
 
-  // SIGINT / SIGTERM: take in what the kernel captured, flush open
-  // connections as Zeek does at termination, write them, exit 0.
-  const stop = () => sensor.stop();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  if (stopRequested) sensor.stop();
 
   // A reader that went away (`| head`) ends us quietly.
   let closedOutput = false;
