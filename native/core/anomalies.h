@@ -51,7 +51,8 @@ namespace tcpsensor {
     X(tunnel_protocol_violation)      /* a UDP tunnel's header refused (sticky) */      \
     X(udp_sessions_full)              /* our bound on tracked outer UDP flows */        \
     X(reassembly_memory_exceeded)     /* our bound on buffered stream bytes */          \
-    X(history_truncated)              /* history longer than we keep */
+    X(history_truncated)              /* history longer than we keep */                 \
+    X(shard_step_full)                /* sharded reading: a frame made more datagrams than a step holds */
 
 enum class Anomaly : uint8_t {
 #define TCPSENSOR_ANOMALY_ENUM(name) name,

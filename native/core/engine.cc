@@ -16,7 +16,7 @@ Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, ui
       table_(seed),
       fragments_(options.max_fragment_bytes, options.frag_timeout),
       udp_sessions_(seed ^ 0x2545f4914f6cdd1dull, options.max_udp_sessions),
-      uid_state_(seed ^ 0x5bd1e9955bd1e995ull) {}
+      uid_key_(seed ^ 0x5bd1e9955bd1e995ull) {}
 
 Engine::~Engine() {
     // Close contents files of connections still open (finish() was not
@@ -25,8 +25,9 @@ Engine::~Engine() {
 }
 
 uint64_t Engine::next_uid() {
-    // splitmix64: distinct per connection, unpredictable without the seed.
-    uint64_t z = (uid_state_ += 0x9e3779b97f4a7c15ull);
+    // splitmix64's finaliser over the key and the frame's position:
+    // distinct per connection, unpredictable without the seed.
+    uint64_t z = uid_key_ + (frame_seq_ * 0x9e3779b97f4a7c15ull) + (connections_in_frame_++ * 0xd1b54a32d192ed03ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -37,18 +38,28 @@ uint64_t Engine::next_uid() {
 
 void Engine::process(const PacketView& packet) {
     ++stats_.packets;
+    begin_frame(packet.ts, stats_.packets);
+    handle_frame(packet);
+    end_frame();
+    if (stats_.packets == options_.checksum_sample && options_.auto_checksums) decide_auto_checksums();
+}
+
+void Engine::begin_frame(double ts, uint64_t seq) {
+    frame_seq_ = seq;
+    connections_in_frame_ = 0;
     // Network time never goes back; connection times use the packet's own.
     // Before any packet Zeek's clock reads 1 (its timer manager's "not set"),
     // so captures stamped near the epoch run at network time 1.
     const double clock = network_time_ != 0 ? network_time_ : 1.0;
-    network_time_ = packet.ts > clock ? packet.ts : clock;
+    network_time_ = ts > clock ? ts : clock;
     if (network_time_ >= next_checksum_check_) check_checksum_offload(false);
     writer_.begin_group(network_time_);
     expire_timers(network_time_);
-    handle_frame(packet);
+}
+
+void Engine::end_frame() {
     after_group();
     writer_.end_group();
-    if (stats_.packets == options_.checksum_sample && options_.auto_checksums) decide_auto_checksums();
 }
 
 void Engine::process_batch(const PacketView* packets, size_t count) {
@@ -247,22 +258,45 @@ void Engine::handle_ip(IpPacket& ip, double t, const Encapsulation& encap) {
     if (ip.payload_len && ip.payload_len < 20) return count(Anomaly::truncated_header);
     if (ip.captured_payload < 20) return count(Anomaly::internally_truncated_header);
 
+    // Verifying the checksum is decoding work (it needs only the packet);
+    // the analysis acts on the answer at Zeek's point, after the
+    // connection is found or made.
+    const Segment segment{ip, encap, t, tcp_checksum_bad(ip)};
+    if (segment.checksum_bad) count(Anomaly::bad_TCP_checksum);
+    if (router_) return router_->route(segment);
+    handle_segment(segment);
+}
+
+bool Engine::tcp_checksum_bad(const IpPacket& ip) const {
+    if (options_.ignore_checksums) return false;
+    const uint32_t hdr_len = (ip.payload[12] >> 4) * 4u;
+    // A zero IPv4 total length (segmentation offload) leaves only the
+    // captured length to go by.
+    const uint32_t len = ip.version == 4 && load_be16(ip.header + 2) == 0 ? ip.captured_payload : ip.payload_len;
+    // Headers that the analysis refuses, and packets not captured whole,
+    // are not verified (as deliver_packet checks them).
+    if (hdr_len < 20 || hdr_len > len || hdr_len > ip.captured_payload || ip.captured_payload < len) return false;
+    return !transport_checksum_ok(ip, 6, ip.payload, len);
+}
+
+void Engine::handle_segment(const Segment& segment) {
+    const IpPacket& ip = segment.ip;
     const TcpHeader th = read_tcp_header(ip.payload);
     const Endpoint4 src{ip.src, th.src_port};
     const Endpoint4 dst{ip.dst, th.dst_port};
     const uint32_t h = table_.hash(src, dst);
     Connection* c = table_.find(src, dst, h);
     if (!c) {
-        c = new_connection(src, dst, th, h, t, encap);
-    } else if (is_reuse(*c, th, t)) {
+        c = new_connection(src, dst, th, h, segment.t, segment.encap);
+    } else if (is_reuse(*c, th, segment.t)) {
         if (writer_.wants(EventKind::connection_reused)) writer_.conn_event(EventKind::connection_reused, *c);
         remove_connection(*c);
-        c = new_connection(src, dst, th, h, t, encap);
+        c = new_connection(src, dst, th, h, segment.t, segment.encap);
     } else {
-        check_encapsulation(*c, encap);
+        check_encapsulation(*c, segment.encap);
     }
     const bool is_orig = c->orig_id() == src;
-    deliver_packet(*c, is_orig, ip, th, t);
+    deliver_packet(*c, is_orig, ip, th, segment.t, segment.checksum_bad);
 }
 
 Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,

@@ -37,6 +37,24 @@ struct PacketView {
     uint32_t wirelen;
 };
 
+// A TCP packet decoded down to its segment, ready for connection analysis:
+// where decoding (link, IP, fragments, tunnels, checksums) hands over to
+// the TCP engine. A sharded capture decodes on one thread and analyses on
+// several; a lone engine does both itself.
+struct Segment {
+    IpPacket ip;            // payload at the TCP header; views the packet (or a reassembled datagram)
+    Encapsulation encap;
+    double t;               // the packet's own timestamp
+    bool checksum_bad;      // the TCP checksum was verified and is wrong
+};
+
+// Takes the segments of an engine that only decodes.
+class SegmentRouter {
+public:
+    virtual ~SegmentRouter() = default;
+    virtual void route(const Segment& segment) = 0;
+};
+
 struct EngineStats {
     uint64_t packets = 0;
     uint64_t packets_non_ip = 0;
@@ -68,9 +86,19 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     void process(const PacketView& packet);
-    // The same for consecutive packets; looking ahead, it fetches their
-    // connections into cache while earlier ones are processed.
     void process_batch(const PacketView* packets, size_t count);
+
+    // Decoding only: every TCP segment goes to `router` instead of being
+    // analysed here (the dispatcher of a sharded capture).
+    void route_segments_to(SegmentRouter* router) { router_ = router; }
+
+    // The analysing half, for a worker of a sharded capture: one frame of
+    // the capture (number `seq` in capture order, counted from 1) at its
+    // time, then its segments that belong here (none for another worker's
+    // frame: time and timers still move as they would in a lone engine).
+    void begin_frame(double ts, uint64_t seq);
+    void handle_segment(const Segment& segment);
+    void end_frame();
 
     // Moves network time forward without a packet (live capture while the
     // link is quiet), firing the timers that come due.
@@ -86,6 +114,8 @@ public:
 
     const EngineStats& stats();
     double network_time() const { return network_time_; }
+    uint64_t packets() const { return stats_.packets; }
+    void count_anomaly(Anomaly a) { count(a); }
 
     // Zeek's set_contents_file / get_contents_file, by uid. Returns false
     // if no such connection is active, or (with *error set) if the file
@@ -125,7 +155,11 @@ private:
     void remove_connection(Connection& c);
     void done(Connection& c, bool terminating);
     void count(Anomaly a) { ++stats_.anomalies[static_cast<size_t>(a)]; }
+    // A connection's uid: a keyed hash of the frame that made it (and how
+    // many it made before), so that a capture gets the same uids however
+    // it is sharded.
     uint64_t next_uid();
+    bool tcp_checksum_bad(const IpPacket& ip) const;
 
     // --- timers (engine.cc) ---
     void add_timer(Connection& c, TimerKind kind, double due);
@@ -135,7 +169,8 @@ private:
     void dispatch_timer(const TimerEntry& e, double now, bool terminating);
 
     // --- TCP analysis (tcp_analysis.cc) ---
-    void deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, const TcpHeader& th, double t);
+    void deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, const TcpHeader& th, double t,
+                        bool checksum_bad);
     void process_segment(Connection& c, bool is_orig, int side, const IpPacket& ip, const TcpHeader& th,
                          const uint8_t* data, int32_t len, int32_t caplen, double t, uint64_t* rel_data_seq);
     void init_endpoint(Connection& c, int side, uint8_t flags, uint32_t seq, uint32_t last);
@@ -209,7 +244,10 @@ private:
     // inside an IP tunnel or a reassembled datagram, the inner packet (UDP
     // checksums are only verified then, as Zeek does).
     bool packet_complete_ = true;
-    uint64_t uid_state_;
+    uint64_t uid_key_;
+    uint64_t frame_seq_ = 0;            // the frame being processed, in capture order
+    uint32_t connections_in_frame_ = 0;  // made by it so far
+    SegmentRouter* router_ = nullptr;
     bool finished_ = false;
     // Zeek's find-checksum-offloading: the next look at the share of bad
     // checksums (0 until the first packet schedules it), and whether the

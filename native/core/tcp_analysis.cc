@@ -144,7 +144,8 @@ void Engine::flip_roles(Connection& c) {
 // ---------------------------------------------------------------------------
 // Per-packet entry: header checks, checksum, analysis, packet statistics
 
-void Engine::deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, const TcpHeader& th, double t) {
+void Engine::deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, const TcpHeader& th, double t,
+                            bool checksum_bad) {
     int32_t len = static_cast<int32_t>(ip.payload_len);
     int32_t caplen = static_cast<int32_t>(ip.captured_payload);
     // A zero IPv4 total length (segmentation offload) leaves only the
@@ -165,9 +166,7 @@ void Engine::deliver_packet(Connection& c, bool is_orig, const IpPacket& ip, con
     const uint8_t* data = th.bytes + hdr_len;
 
     const int side = is_orig ? c.orig_side : c.orig_side ^ 1;
-    if (!options_.ignore_checksums && caplen >= len &&
-        !transport_checksum_ok(ip, 6, th.bytes, static_cast<uint32_t>(hdr_len + len))) {
-        count(Anomaly::bad_TCP_checksum);
+    if (checksum_bad) {
         weird(c, "bad_TCP_checksum");
         scaled_event(c, side, &EndpointExtras::checksum_errors, 'C', EventKind::tcp_multiple_checksum_errors);
         return;

@@ -2,13 +2,22 @@
 // events it raises, per kind. Used by the benchmark to measure the native
 // core alone (and handy when profiling it).
 //
-//   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C]
+//   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C] [--workers N]
+//
+// --workers N shards the capture as the addon does (a dispatcher decodes,
+// N engines analyse), run one after another on this thread: the events
+// must be those of one engine, and the time split shows what dispatching
+// costs.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include <memory>
+#include <vector>
+
 #include "../capture/packet_source.h"
+#include "../core/shard.h"
 #include "batch_counter.h"
 
 using namespace tcpsensor;
@@ -49,11 +58,18 @@ int main(int argc, char** argv) {
         return 2;
     }
     Options options;
+    uint32_t workers = 0;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "-C")) {
             options.ignore_checksums = true;
         } else if (!std::strcmp(argv[i], "--contents-all")) {
             options.tcp_content_deliver_all_orig = options.tcp_content_deliver_all_resp = true;
+        } else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) {
+            workers = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+            if (workers < 1 || workers > 64) {
+                std::fprintf(stderr, "--workers takes 1 to 64\n");
+                return 2;
+            }
         } else if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
             if (!select_events(argv[++i], &options.events)) return 2;
         } else {
@@ -68,22 +84,58 @@ int main(int argc, char** argv) {
         return 1;
     }
     BatchCounter counter;
-    Engine engine(options, source->linktype(), &counter, 0x7c5e1);
     const auto start = std::chrono::steady_clock::now();
     PacketView batch[64];
     uint64_t packets = 0;
-    for (;;) {
-        size_t n = 0;
-        const auto r = source->next_batch(batch, 64, &n, &error);
-        if (r == PacketSource::Next::Packet) {
-            engine.process_batch(batch, n);
-            packets += n;
-            continue;
+    uint64_t connections = 0;
+    double dispatch_seconds = 0;
+    auto read_all = [&](auto&& take) {
+        for (;;) {
+            size_t n = 0;
+            const auto r = source->next_batch(batch, 64, &n, &error);
+            if (r == PacketSource::Next::Packet) {
+                take(batch, n);
+                packets += n;
+                continue;
+            }
+            if (r == PacketSource::Next::Error) std::fprintf(stderr, "%s: %s\n", error.code.c_str(), error.message.c_str());
+            break;
         }
-        if (r == PacketSource::Next::Error) std::fprintf(stderr, "%s: %s\n", error.code.c_str(), error.message.c_str());
-        break;
+    };
+    if (!workers) {
+        Engine engine(options, source->linktype(), &counter, 0x7c5e1);
+        read_all([&](const PacketView* p, size_t n) { engine.process_batch(p, n); });
+        engine.finish();
+        connections = engine.stats().connections_total;
+    } else {
+        Dispatcher dispatcher(options, source->linktype(), nullptr, 0x7c5e1, workers);
+        std::vector<std::unique_ptr<Engine>> engines;
+        for (uint32_t w = 0; w < workers; ++w)
+            engines.push_back(std::make_unique<Engine>(options, source->linktype(), &counter, 0x7c5e1));
+        ShardStep step(4u << 20);
+        auto run_step = [&] {
+            for (uint32_t w = 0; w < workers; ++w) {
+                apply_step(*engines[w], step, w);
+                engines[w]->flush();
+            }
+            step.clear();
+        };
+        read_all([&](const PacketView* p, size_t n) {
+            for (size_t i = 0; i < n; ++i) {
+                const auto t0 = std::chrono::steady_clock::now();
+                const bool added = dispatcher.add(p[i], &step);
+                dispatch_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (added && step.frames.size() < 4096) continue;
+                run_step();
+                if (!added) dispatcher.add(p[i], &step);
+            }
+        });
+        run_step();
+        for (auto& e : engines) {
+            e->finish();
+            connections += e->stats().connections_total;
+        }
     }
-    engine.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t total = 0;
     for (const auto& k : kEventKinds) {
@@ -91,9 +143,10 @@ int main(int argc, char** argv) {
                                                static_cast<unsigned long long>(counter.by_kind[k.id]));
         total += counter.by_kind[k.id];
     }
-    const EngineStats& st = engine.stats();
-    std::printf("# packets %llu events %llu seconds %.3f packets_per_second %.0f connections %llu\n",
+    std::printf("# packets %llu events %llu seconds %.3f packets_per_second %.0f connections %llu",
                 static_cast<unsigned long long>(packets), static_cast<unsigned long long>(total), secs,
-                static_cast<double>(packets) / (secs > 0 ? secs : 1), static_cast<unsigned long long>(st.connections_total));
+                static_cast<double>(packets) / (secs > 0 ? secs : 1), static_cast<unsigned long long>(connections));
+    if (workers) std::printf(" dispatch_seconds %.3f", dispatch_seconds);
+    std::printf("\n");
     return error.set() ? 1 : 0;
 }
