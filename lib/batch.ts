@@ -10,8 +10,8 @@ import { ArgShape, ConnId, ConnRecord, EVENT_KINDS, EVENT_NAME_BY_ID, EndpointSt
 import { formatAddress, formatFlags, formatUid } from './format';
 
 const MAGIC = 0x31425354;
-export const BATCH_VERSION = 2;
-const HEADER = 16;
+export const BATCH_VERSION = 3;
+const HEADER = 24;
 const TAG_DESCRIPTOR = 0xf0; // 0xf1: snapshot, read through the events that name it
 const TAG_SNAPSHOT_MOVED = 0xf2;
 const EVENT_ARGS = 24;
@@ -111,9 +111,21 @@ export class IdentityCache {
   }
 }
 
+/** The identity caches of one stream, one per engine (worker) writing into it. */
+export class IdentityCaches {
+  #byWorker: IdentityCache[] = [];
+
+  for(worker: number): IdentityCache {
+    return (this.#byWorker[worker] ??= new IdentityCache());
+  }
+}
+
 /** Walks one batch, event by event. */
 export class BatchReader {
   readonly count: number;
+  /** The worker (engine) that wrote the batch. */
+  readonly worker: number;
+  #tagWorker: boolean;
   #buffer: ArrayBuffer;
   #view: DataView;
   #bytes: Uint8Array;
@@ -128,14 +140,19 @@ export class BatchReader {
 
   #cache: IdentityCache;
 
-  /** `cache` is the stream's: every batch of one stream gets the same one. */
-  constructor(buffer: ArrayBuffer, cache: IdentityCache) {
+  /**
+   * `caches` are the stream's: every batch of one stream gets the same.
+   * With `tagWorker`, each event says which worker raised it.
+   */
+  constructor(buffer: ArrayBuffer, caches: IdentityCaches, tagWorker = false) {
     const view = new DataView(buffer);
     if (buffer.byteLength < HEADER || view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== BATCH_VERSION) {
       throw new TcpsensorError('ERR_BATCH_FORMAT', 'batch from the addon has an unknown format (rebuild the addon?)');
     }
     this.#buffer = buffer;
-    this.#cache = cache;
+    this.worker = view.getUint32(16, true);
+    this.#cache = caches.for(this.worker);
+    this.#tagWorker = tagWorker;
     this.#view = view;
     this.#bytes = new Uint8Array(buffer);
     this.count = view.getUint32(8, true);
@@ -162,7 +179,9 @@ export class BatchReader {
         continue;
       }
       this.#at = at + length;
-      return this.#event(tag, at);
+      const ev = this.#event(tag, at);
+      if (this.#tagWorker) ev.worker = this.worker;
+      return ev;
     }
     this.#at = end;
     return undefined;

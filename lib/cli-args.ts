@@ -47,6 +47,7 @@ export const FLAGS: readonly Flag[] = [
 
   { long: 'ignore-checksums', short: 'C', group: 'tuning', help: "analyse packets with bad checksums (Zeek's -C)" },
   { long: 'checksums', value: 'zeek|auto', group: 'tuning', help: "zeek: verify, warn once if more than 5% are bad (offload); auto: stop verifying when the first packets show offload", default: 'zeek' },
+  { long: 'workers', short: 'w', value: 'N', group: 'tuning', help: 'engines analysing the capture, each on its own thread (live: a PACKET_FANOUT group)', default: '1' },
   { long: 'set', value: 'NAME=VALUE', multiple: true, group: 'tuning', help: "redefine one of Zeek's tunables by its Zeek name (tcp_inactivity_timeout=30, ...)" },
 
   { long: 'snaplen', short: 's', value: 'BYTES', group: 'live', help: 'bytes captured per packet', default: '262144' },
@@ -211,6 +212,8 @@ export function parseCommandLine(argv: string[]): Parsed {
   const args: Args = { source: file !== undefined ? { file } : { interface: iface as string }, options, format };
   const filter = str('filter');
   if (filter !== undefined) args.source.filter = filter;
+  const workers = str('workers');
+  if (workers !== undefined) options.workers = positiveNumber('workers', workers, true, 64);
   const statsInterval = str('stats-interval');
   if (statsInterval !== undefined) args.statsInterval = positiveNumber('stats-interval', statsInterval, false);
 

@@ -23,6 +23,12 @@ function base64Bytes(this: Record<string, unknown>, key: string, v: unknown): un
 }
 
 function toJson(ev: TcpEvent): string {
+  // The worker that raised an event is the API's to show; the text stays
+  // the same however many workers there are.
+  if (ev.worker !== undefined) {
+    const { worker: _worker, ...rest } = ev;
+    ev = rest as TcpEvent;
+  }
   return SHAPES_WITH_BYTES.has(EVENT_KINDS[ev.event].shape) ? JSON.stringify(ev, base64Bytes) : JSON.stringify(ev);
 }
 

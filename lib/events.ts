@@ -54,6 +54,8 @@ interface EventBase<N extends string> {
   uid: string;
   id: ConnId;
   conn: ConnRecord;
+  /** With `workers` above 1: which worker (engine) raised the event. */
+  worker?: number;
 }
 
 export type ConnectionOnlyName =

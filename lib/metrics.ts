@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Sensor, SensorStats } from './sensor';
 
-type Numeric = { [K in keyof SensorStats]: SensorStats[K] extends number ? K : never }[keyof SensorStats];
+type Numeric = { [K in keyof SensorStats]-?: SensorStats[K] extends number ? K : never }[keyof SensorStats];
 
 // Counters are totals the sensor keeps; each scrape sets them to the total.
 const COUNTERS: readonly [name: string, help: string, field: Numeric][] = [

@@ -20,6 +20,7 @@ export interface NativeConfig {
   highWaterMark?: number;
   statsInterval?: number;
   checksums?: 'zeek' | 'auto';
+  workers?: number;
   batchEvents?: number;
   batchBytes?: number;
   maxReassemblyBytes?: number;
@@ -52,6 +53,8 @@ export interface NativeStats {
   connectionsActive: number;
   connectionsTotal: number;
   events: number;
+  /** TCP segments analysed (with several workers, each analyses its share). */
+  segments: number;
   /**
    * Zeek's capture-loss evidence (capture_loss.log): acks seen in
    * established connections, those that acked data never seen, and the
@@ -68,6 +71,11 @@ export interface NativeStats {
   memoryBytes: number;
   /** Packets (or parts of them) not analysed, by reason (Zeek's weird names where it has one). */
   malformed: Record<string, number>;
+  /**
+   * With `workers` above 1: each worker's own figures (its engine's, and
+   * live its capture handle's); the fields above are the totals.
+   */
+  workers?: Omit<NativeStats, 'workers'>[];
 }
 
 /** What a capture is (null once closed). */

@@ -139,6 +139,16 @@ export interface SensorOptions extends TunableOptions {
    */
   checksums?: 'zeek' | 'auto';
   /**
+   * Engines analysing the capture, each on a thread of its own (default 1).
+   * Live, as many capture handles join one PACKET_FANOUT group on the
+   * interface (a symmetric flow hash keeps both directions of a connection
+   * on one worker), each with its own network time. Reading a file, one
+   * thread decodes and dispatches each packet by its (inner) connection and
+   * the workers share network time: the events are those of one worker,
+   * merged in a documented, deterministic order (read step, then worker).
+   */
+  workers?: number;
+  /**
    * Seconds of network time between the sensor's 'stats' events
    * (StatsRecord: packets, drops, capture loss, connections, events,
    * memory). Off by default.
@@ -160,6 +170,7 @@ const OPTION_KEYS = new Set<string>([
   'highWaterMark',
   'checksums',
   'statsInterval',
+  'workers',
   'signal',
 ]);
 
@@ -267,6 +278,7 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
     if (opts.checksums !== 'zeek' && opts.checksums !== 'auto') throw new RangeError("checksums must be 'zeek' or 'auto'");
     config.checksums = opts.checksums;
   }
+  if (opts.workers !== undefined) config.workers = checkNumber('workers', opts.workers, 1, 64, true);
   if (opts.statsInterval !== undefined) config.statsInterval = checkNumber('statsInterval', opts.statsInterval, 0.001, 1e9, false);
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   return config;

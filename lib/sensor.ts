@@ -7,7 +7,7 @@
  * far ahead the capture thread is.
  */
 import { EventEmitter } from 'node:events';
-import { BatchReader, IdentityCache } from './batch';
+import { BatchReader, IdentityCaches } from './batch';
 import { TcpsensorError, TcpsensorWarning, abortError, checksumOffloadWarning, fromNative } from './errors';
 import type { TcpEvent } from './events';
 import { parseUid } from './format';
@@ -49,7 +49,8 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
   #iterating = false;
   #ended = false;
   #lastStats: SensorStats | null = null;
-  #identities = new IdentityCache();
+  #identities = new IdentityCaches();
+  #tagWorker: boolean;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   /** Set when the signal aborted the sensor (not by an abort after the end). */
@@ -60,6 +61,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
   constructor(config: NativeConfig, signal?: AbortSignal) {
     super();
     this.#live = config.interface !== undefined;
+    this.#tagWorker = (config.workers ?? 1) > 1;
     if (signal?.aborted) throw abortError(signal.reason);
     try {
       this.#native = new (binding().Sensor)(config);
@@ -263,8 +265,11 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
         this.#ended = true;
         return null;
       }
+      // Records the read itself released (a sharded capture places them
+      // when the merge passes their step) go before this batch's events.
+      if (this.#native) this.#emitRecords(this.#native, false);
       this.#batchesRead++;
-      const reader = new BatchReader(buffer, this.#identities);
+      const reader = new BatchReader(buffer, this.#identities, this.#tagWorker);
       if (reader.count > 0) return reader;
     }
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm run conformance [-- --min 0.99 --only tcp/ --conn ...]
+// npm run conformance [-- --min 0.99 --only tcp/ --conn --workers N ...]
 // Runs Zeek's conformance corpus (../shared/conformance) against our CLI
-// and prints the agreement table. Extra arguments go to the corpus runner.
+// and prints the agreement table. `--workers N` runs the CLI with N
+// workers; other arguments go to the corpus runner.
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +16,11 @@ if (!existsSync(runner)) {
   process.exit(0);
 }
 const cli = join(root, 'dist', 'cli.js');
-const r = spawnSync(process.execPath, [runner, '--cmd', `${process.execPath} ${cli}`, ...process.argv.slice(2)], {
+const args = process.argv.slice(2);
+const w = args.indexOf('--workers');
+const workers = w >= 0 ? args.splice(w, 2)[1] : undefined;
+const cmd = `${process.execPath} ${cli}${workers ? ` --workers ${workers}` : ''}`;
+const r = spawnSync(process.execPath, [runner, '--cmd', cmd, ...args], {
   stdio: 'inherit',
 });
 process.exit(r.status ?? 1);

@@ -333,18 +333,8 @@ function replayTrace() {
   refused.syn();
   refused.rst('s', { flags: 'RA' });
   new TcpFlow({ writer: w, client: '10.77.0.7:40011', server: '10.77.0.8:8080', t0: 11.5 }).syn();
-  w.records = sortRecords(w.records);
+  w.sortByTime();
   return w.write(scratch('replay.pcap'));
-}
-
-// PcapWriter keeps records in the order added; flows were added one after
-// another, so sort the (header, data) pairs by time.
-function sortRecords(records) {
-  const pairs = [];
-  for (let i = 0; i < records.length; i += 2) pairs.push([records[i], records[i + 1]]);
-  const ts = (h) => h.readUInt32LE(0) + h.readUInt32LE(4) / 1e6;
-  pairs.sort((a, b) => ts(a[0]) - ts(b[0]));
-  return pairs.flat();
 }
 
 const comparableLive = (events) =>

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../core/anomalies.h"
 #include "../core/batch_format.h"
@@ -74,6 +75,7 @@ WorkerConfig read_config(const Napi::Object& c) {
     w.live_high_water = static_cast<uint32_t>(num(c, "highWaterMark", w.live_high_water));
     w.stats_interval = num(c, "statsInterval", 0);
     w.seed = static_cast<uint64_t>(num(c, "seed", 0));
+    w.workers = static_cast<uint32_t>(num(c, "workers", 1));
 
     o.tcp_SYN_timeout = num(c, "tcp_SYN_timeout", o.tcp_SYN_timeout);
     o.tcp_session_timer = num(c, "tcp_session_timer", o.tcp_session_timer);
@@ -293,6 +295,7 @@ private:
         if (state->worker) {
             state->worker->close();
             final_stats_ = state->worker->stats();
+            final_lane_stats_ = state->worker->lane_stats();
         }
         if (env) {
             if (state->pending_read) {
@@ -369,7 +372,14 @@ private:
     Napi::Value stats(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!state_ && !final_stats_) return env.Null();
-        return stats_object(env, state_ ? state_->worker->stats() : *final_stats_);
+        Napi::Object o = stats_object(env, state_ ? state_->worker->stats() : *final_stats_);
+        const std::vector<WorkerStats> lanes = state_ ? state_->worker->lane_stats() : final_lane_stats_;
+        if (lanes.size() > 1) {
+            Napi::Array per = Napi::Array::New(env, lanes.size());
+            for (uint32_t i = 0; i < lanes.size(); ++i) per.Set(i, stats_object(env, lanes[i]));
+            o.Set("workers", per);
+        }
+        return o;
     }
 
     // What the capture is: link type and snapshot length.
@@ -431,6 +441,7 @@ private:
         set("connectionsActive", s.engine.connections_active);
         set("connectionsTotal", s.engine.connections_total);
         set("events", s.engine.events);
+        set("segments", s.engine.segments);
         set("ackEvents", s.engine.ack_events);
         set("gapEvents", s.engine.gap_events);
         set("gapBytes", s.engine.gap_bytes);
@@ -466,8 +477,8 @@ private:
         });
     }
 
-    // Runs `fn` with the engine on the capture thread; the promise settles
-    // here when it is done.
+    // Runs `fn` with each engine on its capture thread; the promise settles
+    // here when all are done (one engine has the connection).
     template <typename Fn>
     Napi::Value post(Napi::Env env, bool wants_text, Fn fn) {
         auto deferred = Napi::Promise::Deferred::New(env);
@@ -481,9 +492,7 @@ private:
         state_->update_reference(env);
         State* state = state_;
         Notifier notifier = state_->notifier;
-        state_->worker->post([state, notifier, id, fn](Engine* e) mutable {
-            std::string text;
-            const bool ok = fn(e, &text);
+        state_->worker->post(fn, [state, notifier, id](bool ok, const std::string& text) mutable {
             {
                 std::lock_guard<std::mutex> lock(state->mu);
                 state->completions.push_back({id, ok, text});
@@ -495,6 +504,7 @@ private:
 
     State* state_;
     std::optional<WorkerStats> final_stats_;
+    std::vector<WorkerStats> final_lane_stats_;
     bool hooked_ = false;
 };
 

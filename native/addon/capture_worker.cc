@@ -1,222 +1,219 @@
 #include "capture_worker.h"
 
-#include <chrono>
+#include "../core/batch_format.h"
+#include "../core/byte_order.h"
+#include "file_capture.h"
+#include "live_capture.h"
+#include "sharded_capture.h"
 
 namespace tcpsensor {
 
-namespace {
+struct CommandResult {
+    std::mutex mu;
+    uint32_t remaining;
+    bool ok = false;
+    std::string text;
+    CaptureWorker::Done done;
+};
 
-double wall_clock() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+struct CaptureWorker::Lane {
+    Engine* engine = nullptr;
+    const PacketSource* source = nullptr;
+    std::deque<Entry> queue;
+    uint32_t batches = 0;  // batches (not step ends) in the queue
+    WorkerStats stats;     // as last published by the lane's thread
+    std::deque<PendingCommand> commands;
+    std::atomic<bool> commands_waiting{false};
+    LaneConsumer consumer;
+    Lane(CaptureWorker* owner, uint32_t index) : consumer(owner, index) {}
+};
 
 std::unique_ptr<CaptureWorker> CaptureWorker::open(const WorkerConfig& config, CaptureError* error) {
-    std::unique_ptr<PacketSource> source = config.live ? PacketSource::open_live(config.live_options, config.filter, error)
-                                                       : PacketSource::open_file(config.file, config.filter, error);
-    if (!source) return nullptr;
-    return std::unique_ptr<CaptureWorker>(new CaptureWorker(config, std::move(source)));
+    if (config.live) return LiveCapture::open(config, error);
+    if (config.workers > 1) return ShardedCapture::open(config, error);
+    return FileCapture::open(config, error);
 }
 
-CaptureWorker::CaptureWorker(const WorkerConfig& config, std::unique_ptr<PacketSource> source)
-    : config_(config), source_(std::move(source)) {
-    engine_ = std::make_unique<Engine>(config_.options, source_->linktype(), static_cast<BatchConsumer*>(this), config_.seed);
+CaptureWorker::CaptureWorker(const WorkerConfig& config, uint32_t lanes, bool ordered)
+    : config_(config), ordered_(ordered) {
+    for (uint32_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(this, i));
 }
 
 CaptureWorker::~CaptureWorker() {
-    close();
-    for (Batch& b : queue_) release_batch_buffer(b.data, b.capacity);
+    for (auto& lane : lanes_)
+        for (Entry& e : lane->queue) release_batch_buffer(e.batch.data, e.batch.capacity);
+}
+
+BatchConsumer* CaptureWorker::consumer(uint32_t lane) { return &lanes_[lane]->consumer; }
+
+void CaptureWorker::attach(uint32_t lane, Engine* engine, const PacketSource* source) {
+    lanes_[lane]->engine = engine;
+    lanes_[lane]->source = source;
 }
 
 void CaptureWorker::start(std::function<void()> notify) {
     notify_ = std::move(notify);
-    thread_ = std::thread([this] { run(); });
+    launch();
 }
 
-void CaptureWorker::run() {
-    if (config_.live)
-        run_live();
-    else
-        run_file();
-    // End of input (or a graceful stop): Zeek's termination flush. An
-    // abort skips it; nobody is listening any more.
-    if (!abort_.load()) {
-        engine_->finish();
-        if (config_.stats_interval > 0) stats_record();
+// ---------------------------------------------------------------------------
+// The output queue
+
+void CaptureWorker::deliver(uint32_t lane_index, Batch batch, uint64_t step) {
+    // The reader keeps one identity cache per engine (uids and pool slots
+    // are per engine): the header says which wrote the batch.
+    store_le<uint32_t>(batch.data + batch::kHeaderWorker, lane_index);
+    Lane& lane = *lanes_[lane_index];
+    // Batches end between packets, where the engine's counters are
+    // consistent: a good moment for the reader's view of them.
+    if (lane.engine) publish(lane_index, *lane.engine, lane.source);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (abort_.load()) {
+        release_batch_buffer(batch.data, batch.capacity);
+        return;
     }
-    publish_stats();
+    if (config_.live) {
+        if (queued_batches_ >= config_.live_high_water || queued_bytes_ + batch.size > config_.live_queue_bytes) {
+            // Never hold up the capture: drop, and say so in the stats.
+            ++batches_dropped_;
+            events_dropped_ += batch.events;
+            release_batch_buffer(batch.data, batch.capacity);
+            return;
+        }
+    } else {
+        // A file waits for its reader; requests made meanwhile still run
+        // (the reader may be awaiting one).
+        while (lane.batches >= config_.high_water && !abort_.load()) {
+            lock.unlock();
+            run_commands(lane_index, lane.engine);
+            lock.lock();
+            if (lane.batches < config_.high_water || abort_.load() || lane.commands_waiting.load()) continue;
+            space_.wait(lock);
+        }
+        if (abort_.load()) {
+            release_batch_buffer(batch.data, batch.capacity);
+            return;
+        }
+    }
+    lane.queue.push_back(Entry{batch, arrivals_++, step});
+    ++lane.batches;
+    ++queued_batches_;
+    ++batches_queued_;
+    queued_bytes_ += batch.size;
+    if (queued_bytes_ > queued_bytes_peak_) queued_bytes_peak_ = queued_bytes_;
+    lock.unlock();
+    if (notify_) notify_();
+}
+
+void CaptureWorker::step_done(uint32_t lane, uint64_t step) {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        ended_.store(true);
-        run_commands();  // too late for them now
+        lanes_[lane]->queue.push_back(Entry{Batch{}, arrivals_++, step});
     }
     if (notify_) notify_();
 }
 
-void CaptureWorker::run_file() {
-    constexpr size_t kReadBatch = 64;
-    constexpr uint64_t kPublishEvery = 16384;  // packets between stats updates
-    constexpr int kIdleWaitMs = 100;  // a quiet pipe: commands and stats still get their turn
-    PacketView packets[kReadBatch];
-    CaptureError error;
-    bool caught_up = false;
-    while (!stop_.load() && !abort_.load()) {
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            run_commands();
+bool CaptureWorker::pop_next(Batch* out) {
+    if (!ordered_) {
+        Lane* first = nullptr;
+        for (auto& lane : lanes_)
+            if (!lane->queue.empty() && (!first || lane->queue.front().arrival < first->queue.front().arrival))
+                first = lane.get();
+        if (!first) return false;
+        *out = first->queue.front().batch;
+        first->queue.pop_front();
+        --first->batches;
+        return true;
+    }
+    // Step by step, lane by lane: each lane ends each step with a marker.
+    for (;;) {
+        Lane& lane = *lanes_[cursor_lane_];
+        if (lane.queue.empty()) return false;
+        const Entry e = lane.queue.front();
+        lane.queue.pop_front();
+        if (e.batch.data) {
+            --lane.batches;
+            *out = e.batch;
+            return true;
         }
-        size_t n = 0;
-        const PacketSource::Next r = source_->next_batch(packets, kReadBatch, &n, &error, caught_up ? kIdleWaitMs : 0);
-        if (r == PacketSource::Next::Timeout) {
-            // A pipe with nothing more for now: what is batched goes out
-            // rather than waiting for the writer.
-            if (!caught_up) {
-                engine_->flush();
-                publish_stats();
-                caught_up = true;
-            }
-            continue;
+        if (++cursor_lane_ == lanes_.size()) {
+            cursor_lane_ = 0;
+            release_step_records(cursor_step_);
+            ++cursor_step_;
         }
-        caught_up = false;
-        if (r == PacketSource::Next::Packet) {
-            if (stats_start_ == 0) stats_start_ = packets[0].ts;
-            engine_->process_batch(packets, n);
-            unpublished_ += n;
-            after_packets(packets[n - 1].ts);
-            if (unpublished_ >= kPublishEvery) publish_stats();
-            continue;
-        }
-        if (r == PacketSource::Next::Error) {
-            std::lock_guard<std::mutex> lock(mu_);
-            error_ = error;
-        }
-        break;
     }
 }
 
-// Live: libpcap hands packets over in place, one ring block at a time; each
-// goes straight through the engine, so nothing is copied and the ring slot
-// is released as soon as the engine is done with it.
-void CaptureWorker::on_live_packet(void* self, const PacketView& packet) {
-    auto* w = static_cast<CaptureWorker*>(self);
-    const double stop_time = w->stop_time_.load(std::memory_order_relaxed);
-    if (stop_time > 0 && packet.ts > stop_time) {
-        // Captured after stop(): not ours to take in.
-        w->past_stop_ = true;
-        return;
-    }
-    if (w->stats_start_ == 0) w->stats_start_ = packet.ts;
-    w->engine_->process(packet);
-}
-
-void CaptureWorker::run_live() {
-    constexpr int kDispatchMax = 4096;
-    const int tick_ms = config_.live_options.timeout_ms > 0 ? config_.live_options.timeout_ms : 50;
-    CaptureError error;
-    last_flush_ = wall_clock();
-    while (!abort_.load()) {
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            run_commands();
-        }
-        if (stop_.load()) {
-            drain_live();
-            return;
-        }
-        size_t n = 0;
-        const PacketSource::Next r = source_->dispatch(&CaptureWorker::on_live_packet, this, kDispatchMax, tick_ms, &n, &error);
-        if (r == PacketSource::Next::Packet) {
-            unpublished_ += n;
-            after_packets(engine_->network_time());
-            continue;
-        }
-        if (r == PacketSource::Next::Timeout) {
-            // A quiet link: time still passes for the timers, and what is
-            // batched goes out.
-            if (engine_->network_time() > 0) engine_->advance_time(wall_clock());
-            after_packets(wall_clock());
-            continue;
-        }
-        if (r == PacketSource::Next::End) continue;  // interrupted: the flags say why
+bool CaptureWorker::take(Batch* out) {
+    {
         std::lock_guard<std::mutex> lock(mu_);
-        error_ = error;
-        return;
+        if (!pop_next(out)) return false;
+        ++batches_taken_;
+        --queued_batches_;
+        queued_bytes_ -= out->size;
     }
+    space_.notify_all();
+    return true;
 }
 
-// After stop(): the packets the kernel captured before the stop may still
-// sit in its ring, in a block it hands over when the block fills or its
-// timeout passes. Take them in, up to the first packet captured after the
-// stop or a wait of one block timeout with nothing new.
-void CaptureWorker::drain_live() {
-    constexpr int kDispatchMax = 4096;
-    const int wait_ms = (config_.live_options.timeout_ms > 0 ? config_.live_options.timeout_ms : 50) + 50;
-    CaptureError error;
-    while (!abort_.load() && !past_stop_) {
-        size_t n = 0;
-        const PacketSource::Next r = source_->dispatch(&CaptureWorker::on_live_packet, this, kDispatchMax, wait_ms, &n, &error);
-        if (r == PacketSource::Next::Packet) {
-            unpublished_ += n;
-            continue;
-        }
-        if (r == PacketSource::Next::End) continue;
-        if (r == PacketSource::Next::Error) {
-            std::lock_guard<std::mutex> lock(mu_);
-            error_ = error;
-        }
-        return;
-    }
-}
-
-// Between packets: live batches go out at least every flush interval, and
-// stats records come due on network time.
-void CaptureWorker::after_packets(double ts) {
-    if (config_.live && ts - last_flush_ >= config_.live_flush_interval) {
-        engine_->flush();
-        last_flush_ = ts;
-        publish_stats();
-    }
-    if (config_.stats_interval > 0 && engine_->network_time() > 0) {
-        if (next_stats_at_ == 0) next_stats_at_ = stats_start_ + config_.stats_interval;
-        if (engine_->network_time() >= next_stats_at_) {
-            stats_record();
-            // One record per interval, however long the gap between packets.
-            while (next_stats_at_ <= engine_->network_time()) next_stats_at_ += config_.stats_interval;
-        }
-    }
-}
-
-void CaptureWorker::stats_record() {
-    // The events up to here go out first, so the record sits where it was
-    // taken.
-    engine_->flush();
-    publish_stats();
-    SideRecord r{};
-    r.kind = SideRecord::Kind::Stats;
-    r.network_time = engine_->network_time();
-    r.interval_start = stats_start_ ? stats_start_ : r.network_time;
-    add_record(r);
-}
-
-void CaptureWorker::on_notice(const Notice& notice) {
-    SideRecord r{};
-    r.kind = SideRecord::Kind::Notice;
-    r.network_time = notice.network_time;
-    r.notice = notice;
-    add_record(r);
-}
+// ---------------------------------------------------------------------------
+// Side records
 
 void CaptureWorker::add_record(SideRecord record) {
     {
         std::lock_guard<std::mutex> lock(mu_);
-        record.after_batch = stats_.batches_queued;
-        record.stats = stats_;
-        records_.push_back(record);
-        records_pending_.store(true);
+        fill_totals(&record.stats);
+        record.interval_start = stats_start_ ? stats_start_ : record.network_time;
+        if (ordered_) {
+            step_records_.emplace_back(record.after_batch, record);
+            // Its step may be past already (the end of the stream).
+            if (record.after_batch < cursor_step_) release_step_records(cursor_step_ - 1);
+        } else {
+            // Every batch queued so far comes before it.
+            record.after_batch = batches_queued_;
+            records_.push_back(record);
+            records_pending_.store(true);
+        }
     }
     // A reader waiting for a batch comes to take it.
     if (notify_) notify_();
+}
+
+void CaptureWorker::release_step_records(uint64_t step) {
+    for (auto it = step_records_.begin(); it != step_records_.end();) {
+        if (it->first > step) {
+            ++it;
+            continue;
+        }
+        it->second.after_batch = batches_taken_;
+        records_.push_back(it->second);
+        records_pending_.store(true);
+        it = step_records_.erase(it);
+    }
+}
+
+void CaptureWorker::stats_record(double network_time, uint64_t step) {
+    SideRecord r{};
+    r.kind = SideRecord::Kind::Stats;
+    r.after_batch = step;
+    r.network_time = network_time;
+    add_record(r);
+}
+
+void CaptureWorker::notice(const Notice& notice, uint64_t step) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (notice.kind == Notice::Kind::ChecksumOffload) {
+            if (checksum_notice_given_) return;
+            checksum_notice_given_ = true;
+        }
+    }
+    SideRecord r{};
+    r.kind = SideRecord::Kind::Notice;
+    r.after_batch = step;
+    r.network_time = notice.network_time;
+    r.notice = notice;
+    add_record(r);
 }
 
 std::vector<SideRecord> CaptureWorker::take_records() {
@@ -227,51 +224,134 @@ std::vector<SideRecord> CaptureWorker::take_records() {
     return out;
 }
 
-void CaptureWorker::on_batch(Batch batch) {
-    // Batches end between packets, where the engine's counters are
-    // consistent: a good moment for the reader's view of them.
-    publish_stats();
-    std::unique_lock<std::mutex> lock(mu_);
-    if (abort_.load()) {
-        release_batch_buffer(batch.data, batch.capacity);
-        return;
-    }
-    if (config_.live) {
-        if (queue_.size() >= config_.live_high_water || stats_.queued_bytes + batch.size > config_.live_queue_bytes) {
-            // Never hold up the capture: drop, and say so in the stats.
-            ++stats_.batches_dropped;
-            stats_.events_dropped += batch.events;
-            release_batch_buffer(batch.data, batch.capacity);
-            return;
-        }
-    } else {
-        // A file waits for its reader; requests made meanwhile still run
-        // (the reader may be awaiting one).
-        while (queue_.size() >= config_.high_water && !abort_.load()) {
-            run_commands();
-            space_.wait(lock);
-        }
-        if (abort_.load()) {
-            release_batch_buffer(batch.data, batch.capacity);
-            return;
-        }
-    }
-    queue_.push_back(batch);
-    ++stats_.batches_queued;
-    stats_.queued_bytes += batch.size;
-    if (stats_.queued_bytes > stats_.queued_bytes_peak) stats_.queued_bytes_peak = stats_.queued_bytes;
-    lock.unlock();
-    if (notify_) notify_();
+void CaptureWorker::stats_clock_start(double ts) {
+    if (stats_start_ != 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_start_ = ts;
 }
 
-bool CaptureWorker::take(Batch* out) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.empty()) return false;
-    *out = queue_.front();
-    queue_.pop_front();
-    stats_.queued_bytes -= out->size;
-    space_.notify_all();
+bool CaptureWorker::stats_due(double network_time) {
+    if (config_.stats_interval <= 0 || stats_start_ == 0) return false;
+    if (next_stats_at_ == 0) next_stats_at_ = stats_start_ + config_.stats_interval;
+    if (network_time < next_stats_at_) return false;
+    // One record per interval, however long the gap between packets.
+    while (next_stats_at_ <= network_time) next_stats_at_ += config_.stats_interval;
     return true;
+}
+
+// ---------------------------------------------------------------------------
+// Counters
+
+void CaptureWorker::publish(uint32_t lane, Engine& engine, const PacketSource* source) {
+    const EngineStats& e = engine.stats();
+    const CaptureStats c = source ? source->stats() : CaptureStats{};
+    std::lock_guard<std::mutex> lock(mu_);
+    lanes_[lane]->stats.engine = e;
+    lanes_[lane]->stats.capture = c;
+}
+
+void CaptureWorker::publish_decoder(Engine& decoder, const PacketSource& source) {
+    const EngineStats& e = decoder.stats();
+    const CaptureStats c = source.stats();
+    std::lock_guard<std::mutex> lock(mu_);
+    has_decoder_ = true;
+    decoder_stats_ = e;
+    decoder_capture_ = c;
+}
+
+void CaptureWorker::fill_totals(WorkerStats* out) const {
+    WorkerStats t;
+    if (has_decoder_) {
+        t.engine = decoder_stats_;
+        t.capture = decoder_capture_;
+    }
+    for (const auto& lane : lanes_) {
+        t.engine += lane->stats.engine;
+        t.capture += lane->stats.capture;
+    }
+    t.events_dropped = events_dropped_;
+    t.batches_dropped = batches_dropped_;
+    t.batches_queued = batches_queued_;
+    t.queued_bytes = queued_bytes_;
+    t.queued_bytes_peak = queued_bytes_peak_;
+    *out = t;
+}
+
+WorkerStats CaptureWorker::stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    WorkerStats t;
+    fill_totals(&t);
+    return t;
+}
+
+std::vector<WorkerStats> CaptureWorker::lane_stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<WorkerStats> out;
+    for (const auto& lane : lanes_) out.push_back(lane->stats);
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// Commands, the end, errors
+
+void CaptureWorker::post(Attempt attempt, Done done) {
+    auto result = std::make_shared<CommandResult>();
+    result->remaining = static_cast<uint32_t>(lanes_.size());
+    result->done = std::move(done);
+    bool queued = false;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!ended_.load() && !abort_.load()) {
+            for (auto& lane : lanes_) {
+                lane->commands.push_back(PendingCommand{attempt, result});
+                lane->commands_waiting.store(true);
+            }
+            queued = true;
+            space_.notify_all();
+        }
+    }
+    if (queued) {
+        commands_posted();
+        return;
+    }
+    std::string text;
+    attempt(nullptr, &text);
+    result->done(false, text);
+}
+
+bool CaptureWorker::commands_waiting(uint32_t lane) const { return lanes_[lane]->commands_waiting.load(); }
+
+void CaptureWorker::run_commands(uint32_t lane_index, Engine* engine) {
+    Lane& lane = *lanes_[lane_index];
+    if (!lane.commands_waiting.load()) return;
+    std::deque<PendingCommand> todo;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        todo.swap(lane.commands);
+        lane.commands_waiting.store(false);
+    }
+    const bool usable = engine && !abort_.load() && !ended_.load();
+    for (PendingCommand& c : todo) {
+        std::string text;
+        const bool ok = c.attempt(usable ? engine : nullptr, &text);
+        bool last;
+        {
+            std::lock_guard<std::mutex> lock(c.result->mu);
+            if (ok && !c.result->ok) {
+                c.result->ok = true;
+                c.result->text = text;
+            } else if (!c.result->ok && c.result->text.empty()) {
+                c.result->text = text;
+            }
+            last = --c.result->remaining == 0;
+        }
+        if (last) c.result->done(c.result->ok, c.result->text);
+    }
+}
+
+void CaptureWorker::fail(const CaptureError& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_.set()) error_ = error;
 }
 
 CaptureError CaptureWorker::error() const {
@@ -279,10 +359,16 @@ CaptureError CaptureWorker::error() const {
     return error_;
 }
 
+void CaptureWorker::finished() {
+    ended_.store(true);
+    // Requests that came too late are answered as not done.
+    for (uint32_t i = 0; i < lanes_.size(); ++i) run_commands(i, nullptr);
+    if (notify_) notify_();
+}
+
 void CaptureWorker::stop() {
-    if (config_.live && stop_time_.load() == 0) stop_time_.store(wall_clock());
     stop_.store(true);
-    source_->interrupt();
+    interrupt();
 }
 
 void CaptureWorker::close() {
@@ -291,46 +377,10 @@ void CaptureWorker::close() {
         abort_.store(true);
         space_.notify_all();
     }
-    if (source_) source_->interrupt();
-    if (thread_.joinable()) thread_.join();
-    // The thread is gone; the counters as it left them stay readable.
-    if (engine_) publish_stats();
-    std::lock_guard<std::mutex> lock(mu_);
-    run_commands();  // answers what is still waiting, as not done
-}
-
-void CaptureWorker::run_commands() {
-    while (!commands_.empty()) {
-        auto command = std::move(commands_.front());
-        commands_.pop_front();
-        command(abort_.load() || ended_.load() ? nullptr : engine_.get());
-    }
-}
-
-void CaptureWorker::publish_stats() {
-    unpublished_ = 0;
-    const EngineStats& e = engine_->stats();
-    const CaptureStats c = source_->stats();
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.engine = e;
-    stats_.capture = c;
-}
-
-WorkerStats CaptureWorker::stats() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stats_;
-}
-
-void CaptureWorker::post(std::function<void(Engine*)> command) {
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (!ended_.load() && !abort_.load()) {
-            commands_.push_back(std::move(command));
-            space_.notify_all();
-            return;
-        }
-    }
-    command(nullptr);
+    interrupt();
+    join();
+    // Answers what is still waiting, as not done.
+    for (uint32_t i = 0; i < lanes_.size(); ++i) run_commands(i, nullptr);
 }
 
 }  // namespace tcpsensor

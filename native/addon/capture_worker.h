@@ -1,8 +1,18 @@
-// The capture thread: reads packets (capture layer), runs the engine
-// (core) and queues finished batches for JavaScript. Knows nothing of
-// N-API; addon.cc drives it.
+// The capture threads: read packets (capture layer), run engines (core) and
+// queue finished batches for JavaScript. Knows nothing of N-API; addon.cc
+// drives it.
 //
-// Backpressure: reading a file, the thread waits while `high_water`
+// Three layouts, one face (CaptureWorker):
+//   - a file read by one engine on one thread (file_capture.cc);
+//   - a file sharded over N engines: a reader thread decodes and dispatches
+//     steps of frames, N worker threads analyse them (sharded_capture.cc);
+//   - a live interface read by N lanes, each a capture handle with its own
+//     engine and thread, joined in one PACKET_FANOUT group (live_capture.cc).
+// Each engine (a "lane") hands its batches to the shared output queue
+// below, which merges them: in step order then lane (sharded files, so the
+// merged order is deterministic), or as they come (live, one file).
+//
+// Backpressure: reading a file, a lane waits while `high_water` of its
 // batches are queued, so nothing is ever lost. Live, it never waits: a
 // batch that finds the queue full is dropped and its events counted.
 #pragma once
@@ -29,9 +39,12 @@ struct WorkerConfig {
     std::string file;
     LiveOptions live_options;
     std::string filter;
+    // Engines, each on a thread of its own.
+    uint32_t workers = 1;
     // Batches queued ahead of the reader. A file waits for its reader at
-    // this mark; a live capture drops above it, so it gets a deeper queue
-    // (its batches are small: one goes out every live_flush_interval).
+    // this mark (per engine); a live capture drops above it, so it gets a
+    // deeper queue (its batches are small: one goes out every
+    // live_flush_interval).
     uint32_t high_water = 4;
     uint32_t live_high_water = 256;
     // Live: bytes of queued batches above which a batch is dropped.
@@ -48,93 +61,158 @@ struct WorkerStats {
     uint64_t events_dropped = 0;   // live: events of batches dropped because JS was behind
     uint64_t batches_dropped = 0;
     uint64_t batches_queued = 0;
-    uint64_t queued_bytes = 0;     // live: bytes of batches waiting for the reader now
+    uint64_t queued_bytes = 0;     // bytes of batches waiting for the reader now
     uint64_t queued_bytes_peak = 0;
 };
 
 // What the reader gets beside the batches, in stream order: each record
-// belongs after the first `after_batch` queued batches.
+// belongs after the first `after_batch` batches taken.
 struct SideRecord {
     enum class Kind : uint8_t { Stats, Notice } kind;
     uint64_t after_batch;
     double network_time;
     double interval_start;  // Stats: network time the first interval started at
-    WorkerStats stats;  // Stats
-    Notice notice;      // Notice
+    WorkerStats stats;      // Stats: the totals
+    Notice notice;          // Notice
 };
 
-class CaptureWorker : private BatchConsumer {
+class CaptureWorker {
 public:
-    // Opens the source now, so that open errors reach the caller at once.
+    // Opens the sources now, so that open errors reach the caller at once.
     static std::unique_ptr<CaptureWorker> open(const WorkerConfig& config, CaptureError* error);
-    ~CaptureWorker() override;
+    virtual ~CaptureWorker();
+    CaptureWorker(const CaptureWorker&) = delete;
+    CaptureWorker& operator=(const CaptureWorker&) = delete;
 
-    // Starts the thread; `notify` runs on it whenever a batch is queued or
-    // the stream ends.
+    // Starts the threads; `notify` runs on them whenever a batch is queued,
+    // a record made, or the stream ends.
     void start(std::function<void()> notify);
 
-    // Takes the oldest queued batch; false if none.
+    // Takes the next batch in stream order; false if none is ready.
     bool take(Batch* out);
     bool ended() const { return ended_.load(); }
-    const PacketSource& source() const { return *source_; }
     CaptureError error() const;
 
-    // Graceful stop: take in what the kernel already captured (live),
-    // stop reading, flush the open connections as at the end of input, then
-    // end.
-    void stop();
-    // Immediate stop: nothing more is produced; joins the thread.
+    // Graceful stop: take in what the kernel already captured (live), stop
+    // reading, flush the open connections as at the end of input, then end.
+    virtual void stop();
+    // Immediate stop: nothing more is produced; joins the threads.
     void close();
 
+    // Totals over the engines, and each engine's own.
     WorkerStats stats() const;
-    // Side records made so far and not yet taken.
+    std::vector<WorkerStats> lane_stats() const;
+    uint32_t lanes() const { return static_cast<uint32_t>(lanes_.size()); }
+
     std::vector<SideRecord> take_records();
     bool has_records() const { return records_pending_.load(); }
 
-    // Runs `command` on the capture thread between packets (or while it
-    // waits for the reader), with the engine; with nullptr instead once the
-    // stream has ended. The engine is not thread-safe: this is the only way
-    // to reach it from outside.
-    void post(std::function<void(Engine*)> command);
+    // Runs `attempt` with each engine, on the engine's own thread between
+    // packets (or while it waits for the reader); with nullptr once the
+    // stream has ended. `done` gets whether any attempt succeeded, and the
+    // text of the successful one (or of a failure, if none succeeded). The
+    // engines are not thread-safe: this is the only way to reach them.
+    using Attempt = std::function<bool(Engine*, std::string*)>;
+    using Done = std::function<void(bool ok, const std::string& text)>;
+    void post(Attempt attempt, Done done);
 
-private:
-    explicit CaptureWorker(const WorkerConfig& config, std::unique_ptr<PacketSource> source);
-    void run();
-    void run_file();
-    void run_live();
-    void drain_live();
-    static void on_live_packet(void* self, const PacketView& packet);
-    void after_packets(double ts);
-    void on_batch(Batch batch) override;
-    void on_notice(const Notice& notice) override;
-    void run_commands();  // with mu_ held
-    void publish_stats();
-    void stats_record();
-    void add_record(SideRecord record);
+    // The capture's link type and snapshot length.
+    virtual const PacketSource& source() const = 0;
+
+protected:
+    CaptureWorker(const WorkerConfig& config, uint32_t lanes, bool ordered);
+
+    // One engine's output and counters.
+    struct Lane;
+    class LaneConsumer : public BatchConsumer {
+    public:
+        LaneConsumer(CaptureWorker* owner, uint32_t lane) : owner_(owner), lane_(lane) {}
+        void on_batch(Batch batch) override { owner_->deliver(lane_, batch); }
+        void on_notice(const Notice& notice) override { owner_->notice(notice); }
+
+    private:
+        CaptureWorker* owner_;
+        uint32_t lane_;
+    };
+    BatchConsumer* consumer(uint32_t lane);
+
+    virtual void launch() = 0;     // starts the threads
+    virtual void interrupt() = 0;  // wakes every thread blocked in a source
+    virtual void join() = 0;
+    // A command was posted: wake lanes that wait for something else.
+    virtual void commands_posted() {}
+
+    // For the lanes' threads. `engine` is the lane's (run_commands and
+    // backpressure need it).
+    void attach(uint32_t lane, Engine* engine, const PacketSource* source);
+    void deliver(uint32_t lane, Batch batch, uint64_t step = 0);
+    // Ordered layout: the lane has delivered all its batches of `step`.
+    void step_done(uint32_t lane, uint64_t step);
+    // A notice (ordered layout: placed after `step`); the checksum warning
+    // is given once, whichever engine raises it.
+    void notice(const Notice& notice, uint64_t step = 0);
+    // The decoder of a sharded capture is no lane but counts in the totals.
+    void publish_decoder(Engine& decoder, const PacketSource& source);
+    // A stats record of the totals now (ordered layout: after `step`).
+    void stats_record(double network_time, uint64_t step = 0);
+    void publish(uint32_t lane, Engine& engine, const PacketSource* source);
+    void run_commands(uint32_t lane, Engine* engine);
+    bool commands_waiting(uint32_t lane) const;
+    void fail(const CaptureError& error);
+    // The end of the stream: every lane is done.
+    void finished();
+    // Stats intervals: the first starts at the first packet.
+    void stats_clock_start(double ts);
+    bool stats_due(double network_time);
 
     WorkerConfig config_;
-    std::unique_ptr<PacketSource> source_;
-    std::unique_ptr<Engine> engine_;
-    std::function<void()> notify_;
-    std::thread thread_;
-
-    mutable std::mutex mu_;
-    std::condition_variable space_;
-    std::deque<Batch> queue_;
-    std::deque<std::function<void(Engine*)>> commands_;
-    std::vector<SideRecord> records_;
-    std::atomic<bool> records_pending_{false};
-    CaptureError error_;
-    WorkerStats stats_;
-    std::atomic<bool> ended_{false};
     std::atomic<bool> stop_{false};
     std::atomic<bool> abort_{false};
-    double last_flush_ = 0;
-    double next_stats_at_ = 0;  // network time of the next stats record (0: at the first packet + interval)
-    double stats_start_ = 0;    // network time the stats intervals are counted from
-    std::atomic<double> stop_time_{0};  // live: wall-clock time of stop(); later packets are not taken in
-    bool past_stop_ = false;    // live: a packet captured after stop() was seen
-    uint64_t unpublished_ = 0;  // packets processed since stats were last published
+    double stats_start_ = 0;
+
+private:
+    struct Entry {
+        Batch batch;        // data null: the end of a step
+        uint64_t arrival;   // order of delivery, over all lanes
+        uint64_t step;
+    };
+    struct PendingCommand {
+        Attempt attempt;
+        std::shared_ptr<struct CommandResult> result;
+    };
+    bool pop_next(Batch* out);  // with mu_ held
+    void release_step_records(uint64_t step);  // with mu_ held
+    void add_record(SideRecord record);
+    void fill_totals(WorkerStats* out) const;  // with mu_ held
+
+    std::function<void()> notify_;
+    bool ordered_;
+    mutable std::mutex mu_;
+    std::condition_variable space_;
+    std::vector<std::unique_ptr<Lane>> lanes_;
+    uint64_t arrivals_ = 0;
+    uint64_t batches_taken_ = 0;
+    uint64_t queued_batches_ = 0;
+    uint64_t queued_bytes_ = 0;
+    uint64_t queued_bytes_peak_ = 0;
+    uint64_t events_dropped_ = 0;
+    uint64_t batches_dropped_ = 0;
+    uint64_t batches_queued_ = 0;
+    // Ordered layout: the step and lane whose batches come next.
+    uint64_t cursor_step_ = 0;
+    uint32_t cursor_lane_ = 0;
+    // Records waiting for their step to be taken (ordered), then for the
+    // reader.
+    std::vector<std::pair<uint64_t, SideRecord>> step_records_;
+    std::vector<SideRecord> records_;
+    std::atomic<bool> records_pending_{false};
+    bool checksum_notice_given_ = false;
+    bool has_decoder_ = false;
+    EngineStats decoder_stats_;
+    CaptureStats decoder_capture_;
+    CaptureError error_;
+    std::atomic<bool> ended_{false};
+    double next_stats_at_ = 0;
 };
 
 }  // namespace tcpsensor

@@ -1,6 +1,10 @@
 #include "packet_source.h"
 
 #include <net/if.h>
+#if defined(__linux__)
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+#endif
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -362,6 +366,32 @@ PacketSource::Next PacketSource::dispatch(PacketCallback callback, void* context
         // libpcap reports from its next read.
     }
     return Next::Timeout;
+}
+
+bool PacketSource::join_fanout(int* group, CaptureError* error) {
+#if defined(__linux__) && defined(PACKET_FANOUT)
+    const int flags = PACKET_FANOUT_FLAG_DEFRAG | (*group == 0 ? PACKET_FANOUT_FLAG_UNIQUEID : 0);
+    const int request = (*group & 0xffff) | ((PACKET_FANOUT_HASH | flags) << 16);
+    if (::setsockopt(capture_fd_, SOL_PACKET, PACKET_FANOUT, &request, sizeof request) != 0) {
+        fail(error, "ERR_PCAP_OPEN",
+             "cannot spread '" + interface_ + "' over workers (PACKET_FANOUT): " + std::strerror(errno));
+        return false;
+    }
+    if (*group == 0) {
+        int joined = 0;
+        socklen_t len = sizeof joined;
+        if (::getsockopt(capture_fd_, SOL_PACKET, PACKET_FANOUT, &joined, &len) != 0) {
+            fail(error, "ERR_PCAP_OPEN", "cannot read the PACKET_FANOUT group: " + std::string(std::strerror(errno)));
+            return false;
+        }
+        *group = joined & 0xffff;
+    }
+    return true;
+#else
+    (void)group;
+    fail(error, "ERR_PCAP_OPEN", "several workers on one interface need Linux's PACKET_FANOUT");
+    return false;
+#endif
 }
 
 bool PacketSource::interface_up() const {

@@ -39,6 +39,14 @@ struct LiveOptions {
 };
 
 struct CaptureStats {
+    CaptureStats& operator+=(const CaptureStats& o) {
+        received += o.received;
+        received_by_filter += o.received_by_filter;
+        dropped_by_kernel += o.dropped_by_kernel;
+        dropped_by_interface += o.dropped_by_interface;
+        return *this;
+    }
+
     uint64_t received = 0;              // packets handed to the engine
     uint64_t received_by_filter = 0;    // live: packets that passed the filter (ps_recv)
     uint64_t dropped_by_kernel = 0;     // live: no room in the ring (ps_drop)
@@ -64,6 +72,13 @@ public:
     // reader as many as its buffer holds. Reading a pipe that has nothing
     // for `wait_ms` (-1: no limit) gives Timeout.
     Next next_batch(PacketView* packets, size_t max, size_t* count, CaptureError* error, int wait_ms = -1);
+
+    // Live capture: joins a PACKET_FANOUT group that spreads packets over
+    // its members by a symmetric flow hash (both directions of a flow reach
+    // the same member; IP fragments are reassembled first, so they follow
+    // their flow). *group 0 asks the kernel for a fresh group and sets
+    // *group to it.
+    bool join_fanout(int* group, CaptureError* error);
 
     // Live capture: hands the packets libpcap has ready (at most `max`, one
     // ring block's worth at most) to `callback`, each in place. With none

@@ -4,7 +4,9 @@
 //
 // All integers little-endian; every record starts 8-byte aligned with
 //   u8 tag, u8 aux, u16 reserved, u32 length (bytes, header included).
-// Batch header (16 bytes): u32 magic, u32 version, u32 events, u32 records.
+// Batch header (24 bytes): u32 magic, u32 version, u32 events, u32 records,
+//   u32 worker (which engine of a sharded capture wrote it; 0 for the only
+//   one: uids and pool slots are per engine), u32 reserved.
 //
 // Records:
 //   descriptor (tag kTagDescriptor, aux = IP version): who a connection is.
@@ -35,8 +37,9 @@
 namespace tcpsensor::batch {
 
 constexpr uint32_t kMagic = 0x31425354;  // "TSB1"
-constexpr uint32_t kVersion = 2;
-constexpr uint32_t kHeaderSize = 16;
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kHeaderSize = 24;
+constexpr uint32_t kHeaderWorker = 16;
 
 constexpr uint8_t kTagDescriptor = 0xF0;
 constexpr uint8_t kTagSnapshot = 0xF1;

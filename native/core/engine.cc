@@ -57,6 +57,12 @@ void Engine::begin_frame(double ts, uint64_t seq) {
     expire_timers(network_time_);
 }
 
+void Engine::check_checksums_at(double ts) {
+    const double clock = network_time_ != 0 ? network_time_ : 1.0;
+    network_time_ = ts > clock ? ts : clock;
+    if (network_time_ >= next_checksum_check_) check_checksum_offload(false);
+}
+
 void Engine::end_frame() {
     after_group();
     writer_.end_group();
@@ -280,6 +286,7 @@ bool Engine::tcp_checksum_bad(const IpPacket& ip) const {
 }
 
 void Engine::handle_segment(const Segment& segment) {
+    ++stats_.segments;
     const IpPacket& ip = segment.ip;
     const TcpHeader th = read_tcp_header(ip.payload);
     const Endpoint4 src{ip.src, th.src_port};

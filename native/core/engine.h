@@ -73,8 +73,31 @@ struct EngineStats {
     uint64_t ack_bytes = 0;
     uint64_t gap_events = 0;
     uint64_t gap_bytes = 0;
+    uint64_t segments = 0;               // TCP segments analysed (a sharded capture's workers split them)
     std::array<uint64_t, kAnomalyCount> anomalies{};
 };
+
+// Totals over several engines (every field adds up).
+inline EngineStats& operator+=(EngineStats& a, const EngineStats& b) {
+    a.packets += b.packets;
+    a.packets_non_ip += b.packets_non_ip;
+    a.packets_non_tcp += b.packets_non_tcp;
+    a.packets_tcp += b.packets_tcp;
+    a.connections_total += b.connections_total;
+    a.connections_active += b.connections_active;
+    a.events += b.events;
+    a.reassembly_bytes += b.reassembly_bytes;
+    a.reassembly_dropped_bytes += b.reassembly_dropped_bytes;
+    a.fragment_bytes += b.fragment_bytes;
+    a.memory_bytes += b.memory_bytes;
+    a.ack_events += b.ack_events;
+    a.ack_bytes += b.ack_bytes;
+    a.gap_events += b.gap_events;
+    a.gap_bytes += b.gap_bytes;
+    a.segments += b.segments;
+    for (size_t i = 0; i < a.anomalies.size(); ++i) a.anomalies[i] += b.anomalies[i];
+    return a;
+}
 
 enum class ContentsDirection : uint8_t { None = 0, Orig = 1, Resp = 2, Both = 3 };
 
@@ -115,6 +138,14 @@ public:
     const EngineStats& stats();
     double network_time() const { return network_time_; }
     uint64_t packets() const { return stats_.packets; }
+    // Whether the next frame, at `ts`, starts with a look at the share of
+    // bad checksums; and that look, taken now (a dispatcher places the
+    // warning between steps).
+    bool checksum_check_due(double ts) const {
+        const double clock = network_time_ > ts ? network_time_ : ts;
+        return next_checksum_check_ != 0 && clock >= next_checksum_check_;
+    }
+    void check_checksums_at(double ts);
     void count_anomaly(Anomaly a) { count(a); }
 
     // Zeek's set_contents_file / get_contents_file, by uid. Returns false

@@ -128,6 +128,8 @@ void EventWriter::flush() {
     store_le<uint32_t>(buf_ + 4, batch::kVersion);
     store_le<uint32_t>(buf_ + 8, batch_events_);
     store_le<uint32_t>(buf_ + 12, batch_records_);
+    store_le<uint32_t>(buf_ + batch::kHeaderWorker, 0);
+    store_le<uint32_t>(buf_ + 20, 0);
     Batch b{buf_, size_, capacity_, batch_events_};
     buf_ = nullptr;
     size_ = capacity_ = 0;
