@@ -56,6 +56,7 @@ process.stdout.write(
     queuedBytesPeak: s.queuedBytesPeak,
     events,
     latencyMs: { p50: pct(0.5), p99: pct(0.99), max: pct(1), samples: latencies.length },
+    workers: s.workers?.map((w) => ({ captured: w.packetsReceived, kernelDrops: w.packetsDroppedByKernel })),
     warning,
   }) + '\n',
 );

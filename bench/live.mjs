@@ -7,7 +7,8 @@
  * bulk trace (20,000 connections, looped to at least 2 M packets) at each
  * rate, captured side by side in one run by tcpdump -w /dev/null and by
  * tcpsensor (the public API in a for-await loop, bench/live-capture.mjs)
- * with default events and with every event and all contents. Prints one
+ * with default events (one worker and two, a PACKET_FANOUT group) and with
+ * every event and all contents. Prints one
  * table (sent, received by filter, captured, kernel and queue drops,
  * events, event latency from the wire to for-await, CPU) and appends it to
  * bench/RESULTS.md. Needs root, iproute2, tcpreplay and tcpdump; says why
@@ -127,6 +128,12 @@ const CONTENDERS = {
     ready: (p) => p.out.stdout.startsWith('ready'),
     result: sensorResult,
   },
+  workers2: {
+    label: 'tcpsensor, default events, 2 workers',
+    start: () => start(process.execPath, [path.join(ROOT, 'bench', 'live-capture.mjs'), JSON.stringify({ interface: CAP, options: { workers: 2 } })]),
+    ready: (p) => p.out.stdout.startsWith('ready'),
+    result: sensorResult,
+  },
   all: {
     label: 'tcpsensor, all events + contents',
     start: () => start(process.execPath, [path.join(ROOT, 'bench', 'live-capture.mjs'),
@@ -147,6 +154,7 @@ function sensorResult(p) {
     events: r.events,
     latency: r.latencyMs,
     queuedPeak: r.queuedBytesPeak,
+    perWorker: r.workers,
   };
 }
 
@@ -223,7 +231,8 @@ async function main() {
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const lat = r.latency?.p50 != null ? `${r.latency.p50.toFixed(1)} / ${r.latency.p99.toFixed(1)} / ${r.latency.max.toFixed(1)} ms` : '';
-    lines.push(`| ${r.rate === 'top' ? 'top speed' : k(Number(r.rate))} | ${CONTENDERS[r.name].label} | ${fmt(r.sent.sent)} (${k(r.sent.pps)}) | ${fmt(r.byFilter)} | ${fmt(r.captured)} | ${fmt(r.kernelDrops)} (${((100 * r.kernelDrops) / Math.max(1, r.byFilter)).toFixed(2)}%) | ${r.queueDrops === null ? '' : fmt(r.queueDrops)} | ${fmt(r.events)} | ${lat} | ${r.cpu !== null ? `${(100 * r.cpu).toFixed(0)}%` : ''} | ${r.stopMs.toFixed(0)} ms |`);
+    const each = r.perWorker ? ` (per worker: ${r.perWorker.map((w) => `${fmt(w.captured)}, ${fmt(w.kernelDrops)} dropped`).join('; ')})` : '';
+    lines.push(`| ${r.rate === 'top' ? 'top speed' : k(Number(r.rate))} | ${CONTENDERS[r.name].label}${each} | ${fmt(r.sent.sent)} (${k(r.sent.pps)}) | ${fmt(r.byFilter)} | ${fmt(r.captured)} | ${fmt(r.kernelDrops)} (${((100 * r.kernelDrops) / Math.max(1, r.byFilter)).toFixed(2)}%) | ${r.queueDrops === null ? '' : fmt(r.queueDrops)} | ${fmt(r.events)} | ${lat} | ${r.cpu !== null ? `${(100 * r.cpu).toFixed(0)}%` : ''} | ${r.stopMs.toFixed(0)} ms |`);
   }
   const table = lines.join('\n') + '\n';
   console.log(table);

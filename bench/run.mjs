@@ -79,6 +79,7 @@ const BIN = path.join(WORK, 'bin');
 const FLOOR = path.join(BIN, 'floor');
 const GEN_HOSTILE = path.join(BIN, 'gen-hostile');
 const JS_READ = path.join(BENCH, 'js-read.mjs');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
 const NODE_PCAP = path.join(BENCH, 'node-pcap-tracker.cjs');
 // Rounds per contender: interleaved, best kept.
 const SMALL_ROUNDS = args.quick ? 1 : 3;
@@ -195,13 +196,18 @@ async function floor(file) {
   return { packets, bytes: Number(m[2]), seconds, packetsPerSecond: packets / seconds, rssKB: r.rssKB };
 }
 
-/** The native driver; `events` is its --events spec. */
-async function native(file, { events = 'default', contents = false, ignoreChecksums = false } = {}) {
+/**
+ * The native driver; `events` is its --events spec. `workers` shards the
+ * file as the addon does, run one after another on one thread (what
+ * dispatching and stepping cost, without threads).
+ */
+async function native(file, { events = 'default', contents = false, ignoreChecksums = false, workers = 0 } = {}) {
   const argv = [file, '--events', Array.isArray(events) ? events.join(',') : events];
   if (contents) argv.push('--contents-all');
   if (ignoreChecksums) argv.push('-C');
+  if (workers) argv.push('--workers', String(workers));
   const r = await run(NATIVE, argv);
-  const m = /# packets (\d+) events (\d+) seconds ([\d.]+) packets_per_second ([\d.]+) connections (\d+)/.exec(r.stdout);
+  const m = /# packets (\d+) events (\d+) seconds ([\d.]+) packets_per_second ([\d.]+) connections (\d+)(?: dispatch_seconds ([\d.]+))?/.exec(r.stdout);
   if (r.code !== 0 || !m) return null;
   const counts = {};
   for (const line of r.stdout.split('\n')) {
@@ -215,8 +221,18 @@ async function native(file, { events = 'default', contents = false, ignoreChecks
   const seconds = packets > 0 && pps > 0 ? packets / pps : Number(m[3]);
   return {
     packets, events: Number(m[2]), seconds, packetsPerSecond: packets / seconds, eventsPerSecond: Number(m[2]) / seconds,
-    connections: Number(m[5]), counts, rssKB: r.rssKB,
+    connections: Number(m[5]), counts, rssKB: r.rssKB, dispatchSeconds: m[6] !== undefined ? Number(m[6]) : undefined,
   };
+}
+
+/** The CLI writing NDJSON (or `extra` formats) to /dev/null: wall time of the whole process. */
+async function cli(file, extra = [], packets = 0) {
+  const quoted = [CLI, '-r', file, ...extra].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const start = performance.now();
+  const r = await run('sh', ['-c', `exec "${process.execPath}" ${quoted} > /dev/null`]);
+  const seconds = (performance.now() - start) / 1000;
+  if (r.code !== 0) return null;
+  return { packets, seconds, packetsPerSecond: packets / seconds, rssKB: r.rssKB };
 }
 
 /** The full stack: bench/js-read.mjs in its own process. */
@@ -469,6 +485,34 @@ async function main() {
       vs(p));
     row('full stack (default events) vs node_pcap, packets/s', 'bulk-400k', `${ratio.toFixed(1)}× (native core: ${ratioNative.toFixed(1)}×)`, '', '≥ 10×', met(ratio >= 10));
   }
+
+  // -- 2b. Workers: one file over several engines
+  await step(`workers: bulk-400k with 1, 2 and 4 workers (best of ${BIG_ROUNDS}, interleaved)`, async () => {
+    const packets = fl?.packets ?? B.nativeDefault?.packets ?? 0;
+    const W = await interleaved(BIG_ROUNDS, {
+      full2: () => full(T.bulk.file, { workers: 2 }),
+      full4: () => full(T.bulk.file, { workers: 4 }),
+      cli1: () => cli(T.bulk.file, [], packets),
+      cli2: () => cli(T.bulk.file, ['--workers', '2'], packets),
+      cli4: () => cli(T.bulk.file, ['--workers', '4'], packets),
+      seq1: () => native(T.bulk.file, { workers: 1 }),
+      seq2: () => native(T.bulk.file, { workers: 2 }),
+    }, [T.bulk.file]);
+    const speedup = (x, base) => (x && base ? `${(x.packetsPerSecond / base.packetsPerSecond).toFixed(2)}×` : 'n/a');
+    const line = (one, two, four) => [one, two, four].map((x) => (x ? `${M(x.packetsPerSecond)}` : '–')).join(' / ');
+    row('workers, full stack → for await, default events: M pkts/s with 1 / 2 / 4', 'bulk-400k',
+      `${line(B.fullDefault, W.full2, W.full4)} (2: ${W.full2 ? timing(W.full2) : '–'}; RSS ${mibKB(W.full2)})`,
+      `2 workers ${vs(W.full2)}`, '', `1→2: ${speedup(W.full2, B.fullDefault)}`);
+    row('workers, CLI → NDJSON to /dev/null, default events: M pkts/s with 1 / 2 / 4', 'bulk-400k',
+      `${line(W.cli1, W.cli2, W.cli4)} (1: ${W.cli1 ? timing(W.cli1) : '–'})`, `2 workers ${vs(W.cli2)}`, '', `1→2: ${speedup(W.cli2, W.cli1)}`);
+    if (W.seq1 && W.seq2 && B.nativeDefault) {
+      const one = B.nativeDefault.seconds;
+      row('cost of sharding, one thread (native, default events): dispatch (decode + copy), and each worker walking every frame', 'bulk-400k',
+        `one engine ${secs(one)} s; dispatcher + 1 worker ${secs(W.seq1.seconds)} s (dispatch ${secs(W.seq1.dispatchSeconds)} s); ` +
+        `dispatcher + 2 workers in turn ${secs(W.seq2.seconds)} s (dispatch ${secs(W.seq2.dispatchSeconds)} s)`,
+        '', '', `per extra worker +${pct((W.seq2.seconds - W.seq1.seconds) / one)} of one engine`);
+    }
+  });
 
   // -- 3. The hard trace
   await step(`hard trace: floor, native, full stack (best of ${SMALL_ROUNDS})`, async () => {
