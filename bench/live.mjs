@@ -218,6 +218,32 @@ async function main() {
     teardown();
   }
 
+  // close() on an idle link: how long the call takes, one engine and two.
+  const closeMs = {};
+  setup();
+  try {
+    for (const workers of [1, 2]) {
+      const code = `
+        import('${path.join(ROOT, 'dist', 'index.mjs')}').then(async ({ open }) => {
+          const times = [];
+          for (let i = 0; i < 5; i++) {
+            const s = open({ interface: '${CAP}' }, { workers: ${workers} });
+            const reading = (async () => { for await (const _ of s); })();
+            await new Promise((r) => setTimeout(r, 300));
+            const t0 = performance.now();
+            s.close();
+            times.push(performance.now() - t0);
+            await reading;
+          }
+          console.log(JSON.stringify(times));
+        });`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+      closeMs[workers] = r.status === 0 ? JSON.parse(r.stdout) : null;
+    }
+  } finally {
+    teardown();
+  }
+
   const lines = [];
   const when = new Date().toISOString().replace('T', ' ').slice(0, 19);
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
@@ -234,6 +260,8 @@ async function main() {
     const each = r.perWorker ? ` (per worker: ${r.perWorker.map((w) => `${fmt(w.captured)}, ${fmt(w.kernelDrops)} dropped`).join('; ')})` : '';
     lines.push(`| ${r.rate === 'top' ? 'top speed' : k(Number(r.rate))} | ${CONTENDERS[r.name].label}${each} | ${fmt(r.sent.sent)} (${k(r.sent.pps)}) | ${fmt(r.byFilter)} | ${fmt(r.captured)} | ${fmt(r.kernelDrops)} (${((100 * r.kernelDrops) / Math.max(1, r.byFilter)).toFixed(2)}%) | ${r.queueDrops === null ? '' : fmt(r.queueDrops)} | ${fmt(r.events)} | ${lat} | ${r.cpu !== null ? `${(100 * r.cpu).toFixed(0)}%` : ''} | ${r.stopMs.toFixed(0)} ms |`);
   }
+  const worst = (a) => (a ? `${Math.max(...a).toFixed(2)} ms (runs ${a.map((x) => x.toFixed(2)).join(' / ')})` : 'failed');
+  lines.push('', `close() on an idle link (5 runs each, worst): one engine ${worst(closeMs[1])}; 2 workers ${worst(closeMs[2])}.`);
   const table = lines.join('\n') + '\n';
   console.log(table);
   if (args.record) fs.appendFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), '\n' + table);
