@@ -6,31 +6,11 @@
  */
 import { helpText, parseCommandLine, UsageError } from './cli-args';
 import { ConnLog } from './conn-log';
-import { ArgShape, EVENT_KINDS, TcpEvent } from './events';
 import { open } from './index';
 import { binding } from './native';
+import { eventJson } from './render';
 import type { Sensor, SensorStats } from './sensor';
 import { serveMetrics } from './metrics';
-
-// Byte arguments as base64; everything else as JSON.stringify writes it.
-// A replacer makes stringify several times slower, so only events whose
-// shape carries bytes go through one.
-const SHAPES_WITH_BYTES = new Set([ArgShape.Contents, ArgShape.Options, ArgShape.Packet, ArgShape.Inconsistency]);
-
-function base64Bytes(this: Record<string, unknown>, key: string, v: unknown): unknown {
-  const original = this[key];
-  return Buffer.isBuffer(original) ? original.toString('base64') : v;
-}
-
-function toJson(ev: TcpEvent): string {
-  // The worker that raised an event is the API's to show; the text stays
-  // the same however many workers there are.
-  if (ev.worker !== undefined) {
-    const { worker: _worker, ...rest } = ev;
-    ev = rest as TcpEvent;
-  }
-  return SHAPES_WITH_BYTES.has(EVENT_KINDS[ev.event].shape) ? JSON.stringify(ev, base64Bytes) : JSON.stringify(ev);
-}
 
 // Bad input gets one line, and exit status 2.
 function usageError(err: unknown): number {
@@ -146,7 +126,7 @@ async function main(): Promise<number> {
           const row = connLog.add(ev);
           if (row) text += JSON.stringify(row) + '\n';
         } else {
-          text += toJson(ev) + '\n';
+          text += eventJson(ev) + '\n';
         }
       }
       if (closedOutput) break;

@@ -19,6 +19,9 @@ export type { SensorStats, ContentsDirection, SensorEventMap } from './sensor';
 export type { CaptureInfo } from './native';
 export { ConnLog, connState, CONN_LOG_EVENTS } from './conn-log';
 export type { ConnLogRow } from './conn-log';
+export { TextRenderer, recordBatch, eventJson } from './render';
+export type { TextBatch, TextFormat } from './render';
+export type { TextSink, SinkContext, PipeOptions } from './sink';
 
 /**
  * Opens a capture file or an interface. Throws TypeError / RangeError for

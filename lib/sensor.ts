@@ -11,6 +11,7 @@ import { BatchReader, IdentityCaches } from './batch';
 import { TcpsensorError, TcpsensorWarning, abortError, checksumOffloadWarning, fromNative } from './errors';
 import type { TcpEvent } from './events';
 import { parseUid } from './format';
+import { pipe, PipeOptions, TextSink } from './sink';
 import { binding, CaptureInfo, NativeConfig, NativeRecord, NativeSensor, NativeStats } from './native';
 import { StatsRecord, statsRecord } from './stats';
 
@@ -78,6 +79,11 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     }
   }
 
+  /** True for a live capture (an interface), false for a file. */
+  get live(): boolean {
+    return this.#live;
+  }
+
   /** True once the stream has ended or the sensor was closed. */
   get closed(): boolean {
     return this.#native === null;
@@ -98,6 +104,20 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * Hands the whole stream to a sink as text (NDJSON events or conn.log
+   * rows, with the 'stats' records where they fall) and resolves with what
+   * the sink's end() gives, e.g. a NatsSink's stats. A sink that makes
+   * writes wait holds a file read back; a live capture is never held (the
+   * sink is told so, and drops instead). Iterates the sensor: it takes the
+   * place of `for await`. Rejects with the sink's error (the capture is
+   * then closed), or with the capture's error once what came before it
+   * was delivered.
+   */
+  pipeTo<Result>(sink: TextSink<Result>, options?: PipeOptions): Promise<Result> {
+    return pipe(this, sink, options);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<TcpEvent> {

@@ -1,0 +1,84 @@
+/**
+ * Where a sensor's text goes besides stdout: a TextSink takes TextBatches
+ * and owns their delivery. `sensor.pipeTo(sink)` is the one loop that feeds
+ * one, for the API and the CLI alike.
+ */
+import type { TcpEvent } from './events';
+import { recordBatch, TextBatch, TextFormat, TextRenderer } from './render';
+import type { Sensor } from './sensor';
+import type { StatsRecord } from './stats';
+
+/** What a sink learns about its source before the first batch. */
+export interface SinkContext {
+  /**
+   * True for a live capture, which must never be made to wait: a sink then
+   * drops (and counts) what it cannot take. A file source waits instead.
+   */
+  live: boolean;
+}
+
+/**
+ * A consumer of TextBatches. `write` may return a promise: the next batch
+ * is held back until it settles (backpressure, which reaches the capture
+ * thread when reading a file).
+ */
+export interface TextSink<Result> {
+  start?(context: SinkContext): void;
+  write(batch: TextBatch): void | Promise<void>;
+  /** No more batches: resolves once everything written is delivered or accounted for. */
+  end(): Promise<Result>;
+  /** Gives up at once (after an error); what is not yet delivered is lost. */
+  abort(reason?: unknown): void;
+}
+
+export interface PipeOptions {
+  /**
+   * 'ndjson' (default): one line per event. 'conn': one conn.log row per
+   * finished connection (open the sensor with at least CONN_LOG_EVENTS).
+   */
+  format?: TextFormat;
+}
+
+/** @internal the body of Sensor.pipeTo */
+export async function pipe<Result>(sensor: Sensor, sink: TextSink<Result>, options: PipeOptions = {}): Promise<Result> {
+  const renderer = new TextRenderer(options.format ?? 'ndjson');
+  // Stats records are emitted while the next batch is fetched; they go out
+  // before it, where they fall in the stream.
+  const records: TextBatch[] = [];
+  const onStats = (record: StatsRecord) => records.push(recordBatch('stats', record));
+  const writeRecords = async () => {
+    for (const r of records.splice(0)) await sink.write(r);
+  };
+  sensor.on('stats', onStats);
+  const batches = sensor.batches();
+  let sensorError: { error: unknown } | undefined;
+  try {
+    sink.start?.({ live: sensor.live });
+    for (;;) {
+      let next: IteratorResult<TcpEvent[]>;
+      try {
+        next = await batches.next();
+      } catch (error) {
+        // What came before a capture error (a truncated file) is still delivered.
+        sensorError = { error };
+        break;
+      }
+      await writeRecords();
+      if (next.done) break;
+      const batch = renderer.render(next.value);
+      if (batch) await sink.write(batch);
+    }
+    await writeRecords();
+    const result = await sink.end();
+    if (sensorError) throw sensorError.error;
+    return result;
+  } catch (err) {
+    if (err !== sensorError?.error) {
+      sink.abort(err);
+      await batches.return();
+    }
+    throw err;
+  } finally {
+    sensor.off('stats', onStats);
+  }
+}
