@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { CONN_LOG_EVENTS } from './conn-log';
 import type { EventName } from './events';
+import type { NatsSinkOptions } from './nats-sink';
 import { parseZeekSetting, SensorOptions, Source } from './options';
 
 export class UsageError extends Error {}
@@ -44,6 +45,14 @@ export const FLAGS: readonly Flag[] = [
   { long: 'format', value: 'ndjson|conn', group: 'output', help: 'NDJSON events, or Zeek conn.log rows (JSON)', default: 'ndjson' },
   { long: 'metrics-port', value: 'PORT', group: 'output', help: 'serve the counters in Prometheus text format at http://0.0.0.0:PORT/metrics (0: any free port, named on stderr)' },
   { long: 'stats-interval', value: 'SECONDS', group: 'output', help: "write a 'stats' record (packets, drops, loss, connections, events, memory) every SECONDS of network time", default: 'off' },
+  { long: 'output', value: 'nats://HOST:PORT,...', group: 'output', help: 'publish to a NATS JetStream stream instead of stdout, one message per line on PREFIX.SENSOR.EVENT', default: 'stdout' },
+  { long: 'stream', value: 'NAME', group: 'output', help: 'the JetStream stream; created (file storage, subjects PREFIX.>) when missing', default: 'TCPSENSOR' },
+  { long: 'subject-prefix', value: 'P', group: 'output', help: 'first token(s) of the subjects', default: 'tcpsensor' },
+  { long: 'sensor-name', value: 'N', group: 'output', help: "this sensor's subject token and message-id prefix", default: 'the host name' },
+  { long: 'nats-window', value: 'N', group: 'output', help: 'most messages unacknowledged at once; live, what finds it full is dropped and counted', default: '4096' },
+  { long: 'stream-max-age', value: 'SECONDS', group: 'output', help: 'a stream created here keeps messages this long', default: 'no limit' },
+  { long: 'stream-max-bytes', value: 'BYTES', group: 'output', help: 'a stream created here keeps this many bytes, dropping the oldest', default: 'no limit' },
+  { long: 'stream-duplicate-window', value: 'SECONDS', group: 'output', help: 'a stream created here removes resent messages within this window', default: '120' },
 
   { long: 'ignore-checksums', short: 'C', group: 'tuning', help: "analyse packets with bad checksums (Zeek's -C)" },
   { long: 'checksums', value: 'zeek|auto', group: 'tuning', help: "zeek: verify, warn once if more than 5% are bad (offload); auto: stop verifying when the first packets show offload", default: 'zeek' },
@@ -65,6 +74,8 @@ export interface Args {
   format: 'ndjson' | 'conn';
   statsInterval?: number;
   metricsPort?: number;
+  /** Set by --output nats://...: the lines go there instead of stdout. */
+  nats?: NatsSinkOptions;
 }
 
 export type Parsed = Args | { help: true } | { version: true };
@@ -74,7 +85,8 @@ export function helpText(): string {
     'usage: tcpsensor -r FILE [options]',
     '       tcpsensor -i IFACE [options]',
     '',
-    "Zeek's TCP events from a capture file or a live interface, one JSON object a line on stdout.",
+    "Zeek's TCP events from a capture file or a live interface, one JSON object a line on stdout",
+    '(or one message each in a NATS JetStream stream, with --output).',
   ];
   const label = (f: Flag) => `${f.short ? `-${f.short}, ` : '    '}--${f.long}${f.value ? ` ${f.value}` : ''}`;
   const width = Math.max(...FLAGS.map((f) => label(f).length)) + 2;
@@ -219,6 +231,28 @@ export function parseCommandLine(argv: string[]): Parsed {
 
   const metrics = str('metrics-port');
   if (metrics !== undefined) args.metricsPort = metrics === '0' ? 0 : positiveNumber('metrics-port', metrics, true, 65535);
+
+  const natsOnly = ['stream', 'subject-prefix', 'sensor-name', 'nats-window', 'stream-max-age', 'stream-max-bytes', 'stream-duplicate-window'].filter((k) => values[k] !== undefined);
+  const output = str('output');
+  if (output === undefined && natsOnly.length > 0) throw new UsageError(`--${natsOnly[0]} applies to --output nats://... only`);
+  if (output !== undefined) {
+    const servers = output.split(',');
+    const bad = servers.find((u) => !/^nats:\/\/[^\s/]+$/.test(u));
+    if (bad !== undefined) throw new UsageError(`--output takes nats://HOST:PORT (several separated by commas), got '${bad}'`);
+    const nats: NatsSinkOptions = { servers };
+    const number = (flag: string, integer: boolean) => {
+      const v = str(flag);
+      return v === undefined ? undefined : positiveNumber(flag, v, integer);
+    };
+    nats.stream = str('stream');
+    nats.subjectPrefix = str('subject-prefix');
+    nats.sensorName = str('sensor-name');
+    nats.window = number('nats-window', true);
+    nats.maxAge = number('stream-max-age', false);
+    nats.maxBytes = number('stream-max-bytes', true);
+    nats.duplicateWindow = number('stream-duplicate-window', false);
+    args.nats = nats;
+  }
 
   const liveOnly = ['snaplen', 'buffer-size', 'no-promiscuous-mode', 'immediate-mode'].filter((k) => values[k] !== undefined);
   if (file !== undefined && liveOnly.length > 0) throw new UsageError(`--${liveOnly[0]} applies to live capture (-i) only`);

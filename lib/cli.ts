@@ -4,10 +4,11 @@
  * NDJSON (one event object a line) or as conn.log rows. `tcpsensor --help`
  * lists the flags (lib/cli-args.ts).
  */
-import { helpText, parseCommandLine, UsageError } from './cli-args';
+import { Args, helpText, parseCommandLine, UsageError } from './cli-args';
 import { ConnLog } from './conn-log';
 import { open } from './index';
 import { binding } from './native';
+import { natsSink, NatsSink, NatsSinkStats } from './nats-sink';
 import { eventJson } from './render';
 import type { Sensor, SensorStats } from './sensor';
 import { serveMetrics } from './metrics';
@@ -24,9 +25,10 @@ function versions(): string {
   return `tcpsensor ${pkg.version}\n${binding().libpcapVersion}\nNode.js ${process.version}\n`;
 }
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 // What a live capture lost, in tcpdump's words, on stderr at exit.
 function captureSummary(s: SensorStats): string {
-  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   return [
     `${plural(s.packetsReceived, 'packet')} captured`,
     `${plural(s.packetsReceivedByFilter, 'packet')} received by filter`,
@@ -34,6 +36,42 @@ function captureSummary(s: SensorStats): string {
     `${plural(s.packetsDroppedByInterface, 'packet')} dropped by interface`,
     `${plural(s.eventsDroppedByQueue, 'event')} dropped by queue (the reader fell behind)`,
   ].join('\n') + '\n';
+}
+
+// What the NATS sink gave up, by reason, for the live summary.
+function natsSummary(s: NatsSinkStats): string {
+  const why = [
+    [s.droppedDisconnected, 'broker away'],
+    [s.droppedWindowFull, 'window full'],
+    [s.droppedUnacknowledged, 'unacknowledged at exit'],
+    [s.droppedRejected, 'refused by the stream'],
+  ].filter(([n]) => n).map(([n, what]) => `${n} ${what}`);
+  return `${plural(s.dropped, 'event')} dropped by the NATS sink${why.length ? ` (${why.join(', ')})` : ''}\n`;
+}
+
+// --output nats://...: the lines go to the stream; stdout stays unused.
+async function ship(sensor: Sensor, sink: NatsSink, format: Args['format'], live: boolean): Promise<number> {
+  sink.on('disconnect', (server) =>
+    process.stderr.write(`tcpsensor: lost the connection to NATS at ${server}; ${live ? 'dropping events until it is back' : 'waiting for it (Ctrl-C twice gives up)'}\n`),
+  );
+  sink.on('reconnect', (server) => process.stderr.write(`tcpsensor: reconnected to NATS at ${server}\n`));
+  // The first signal stops the capture (main's handler); another one gives
+  // up on what the broker has not acknowledged.
+  let signals = 0;
+  const giveUp = () => {
+    if (++signals > 1) sink.abort(new Error(`interrupted with ${sink.stats().pending} messages unacknowledged`));
+  };
+  process.on('SIGINT', giveUp);
+  process.on('SIGTERM', giveUp);
+  let status = 0;
+  try {
+    await sensor.pipeTo(sink, { format });
+  } catch (err) {
+    process.stderr.write(`tcpsensor: ${(err as Error).message}\n`);
+    status = 1;
+  }
+  if (live) process.stderr.write(captureSummary(sensor.stats()) + natsSummary(sink.stats()));
+  return status;
 }
 
 async function main(): Promise<number> {
@@ -76,6 +114,18 @@ async function main(): Promise<number> {
     return 1;
   }
   const live = 'interface' in args.source;
+  // The broker is there before the capture is announced, or we stop here.
+  let sink: NatsSink | undefined;
+  if (args.nats) {
+    try {
+      sink = await natsSink(args.nats);
+    } catch (err) {
+      sensor.close();
+      if (err instanceof TypeError || err instanceof RangeError) return usageError(err);
+      process.stderr.write(`tcpsensor: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   if ('interface' in args.source) {
     // tcpdump's first line: the capture is up from here on.
     const info = sensor.info();
@@ -93,12 +143,15 @@ async function main(): Promise<number> {
       process.stderr.write(`tcpsensor: metrics at http://${address.address}:${address.port}/metrics\n`);
     } catch (err) {
       sensor.close();
+      sink?.abort();
       process.stderr.write(`tcpsensor: cannot serve metrics on port ${args.metricsPort}: ${(err as Error).message}\n`);
       return 1;
     }
   }
 
   if (stopRequested) sensor.stop();
+
+  if (sink) return ship(sensor, sink, args.format, live);
 
   // A reader that went away (`| head`) ends us quietly.
   let closedOutput = false;

@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'ERR_ALREADY_ITERATING'
   | 'ERR_CONCURRENT_READ'
   | 'ERR_BATCH_FORMAT'
+  | 'ERR_SINK_CONNECT'
+  | 'ERR_SINK_STREAM'
+  | 'ERR_SINK_PUBLISH'
   | 'ABORT_ERR';
 
 export class TcpsensorError extends Error {

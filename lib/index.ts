@@ -22,6 +22,8 @@ export type { ConnLogRow } from './conn-log';
 export { TextRenderer, recordBatch, eventJson } from './render';
 export type { TextBatch, TextFormat } from './render';
 export type { TextSink, SinkContext, PipeOptions } from './sink';
+export { NatsSink, natsSink, defaultSensorName } from './nats-sink';
+export type { NatsSinkOptions, NatsSinkStats, NatsSinkEventMap } from './nats-sink';
 
 /**
  * Opens a capture file or an interface. Throws TypeError / RangeError for
