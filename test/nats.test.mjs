@@ -4,9 +4,10 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { addStream, closedPort, readStream, startNatsServer, streamInfo, whyNoNatsServer } from './helpers/nats.mjs';
 import { talk, until, vethWithServer, whyNoLiveCapture } from './helpers/netns.mjs';
-import { cliPath, runCli, scratch, tcpsensor } from './helpers/run.mjs';
+import { cliPath, ndjson, root, runCli, scratch, tcpsensor } from './helpers/run.mjs';
 import { manyConnections } from './helpers/traces.mjs';
 
 const { open, natsSink, TcpsensorError } = tcpsensor;
@@ -65,6 +66,52 @@ nats(`every line of a file arrives once, as the file-mode NDJSON, on <prefix>.<s
   }
   t.is((await streamInfo(server.url, 'TCPSENSOR')).state.messages, 2 * expected.length);
 });
+
+nats(`two sensors publish different traces into one stream; the example consumer reads them back as one conn.log${suffix}`, async (t) => {
+  const server = await startNatsServer(t);
+  const a = trace(150, { server: '10.200.0.1:80' });
+  const b = trace(200, { server: '10.201.0.1:443', t0: 2000 });
+  const rows = [...(await cliLines(['-r', a, '--format', 'conn'])), ...(await cliLines(['-r', b, '--format', 'conn']))];
+  t.is(rows.length, 350);
+
+  // Both at once, as sensors on two hosts would: one creates the stream,
+  // the other finds it (whichever comes first).
+  const common = ['--format', 'conn', '--output', server.url, '--stream', 'SENSORS', '--subject-prefix', 'corp.tcp'];
+  const [ra, rb] = await Promise.all([runCli(['-r', a, ...common, '--sensor-name', 'edge-a']), runCli(['-r', b, ...common, '--sensor-name', 'edge-b'])]);
+  t.is(ra.code, 0, ra.stderr);
+  t.is(rb.code, 0, rb.stderr);
+  const info = await streamInfo(server.url, 'SENSORS');
+  t.deepEqual(info.config.subjects, ['corp.tcp.>']);
+  t.is(info.config.storage, 'file');
+  t.is(info.state.messages, 350);
+
+  const consumer = await runNode([join(root, 'examples', 'conn-log.mjs'), '--server', server.url, '--stream', 'SENSORS', '--prefix', 'corp.tcp']);
+  t.is(consumer.code, 0, consumer.stderr);
+  t.deepEqual(consumer.stdout.split('\n').filter(Boolean).sort(), rows.sort());
+
+  // Zeek's TSV: a header, then one row per connection.
+  const tsv = await runNode([join(root, 'examples', 'conn-log.mjs'), '--server', server.url, '--stream', 'SENSORS', '--prefix', 'corp.tcp', '--tsv']);
+  t.is(tsv.code, 0, tsv.stderr);
+  const lines = tsv.stdout.split('\n').filter(Boolean);
+  const fields = lines.find((l) => l.startsWith('#fields')).split('\t').slice(1);
+  const body = lines.filter((l) => !l.startsWith('#'));
+  t.is(body.length, 350);
+  const uids = new Set(ndjson(rows.join('\n')).map((r) => r.uid));
+  t.true(body.every((l) => uids.has(l.split('\t')[fields.indexOf('uid')])));
+  t.regex(lines.at(-1), /^#close\t\d{4}(-\d\d){5}$/);
+});
+
+function runNode(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 natsSerial(`the broker killed (SIGKILL) in the middle of a file run and restarted: the stream ends with exactly the file's lines, no gap, no duplicate${suffix}`, async (t) => {
   const server = await startNatsServer(t);
