@@ -80,7 +80,7 @@ export interface NatsSinkStats {
   messages: number;
   /** Messages the stream confirmed holding. */
   acknowledged: number;
-  /** Of those, messages it had already: a resend whose first copy had arrived. */
+  /** Copies the stream removed as duplicates (by id): resends of messages it already had. */
   duplicates: number;
   /** Sends repeated: after a reconnect, a late acknowledgement, or a stream that was not ready. */
   resent: number;
@@ -382,23 +382,29 @@ export class NatsSink extends EventEmitter<NatsSinkEventMap> implements TextSink
   #onAck(err: Error | null, msg: Msg): void {
     if (err) return; // only a closed subscription; end() and abort() know
     const seq = Number(msg.subject.slice(this.#inbox.length));
+    // Undefined for the answer to another copy of a message already settled.
     const entry = this.#inflight.get(seq);
-    if (!entry) return; // the answer to an earlier copy of a resent message
     // No responders: the stream is not there yet (a broker starting up).
-    if (msg.headers?.code === 503 || msg.data.length === 0) return this.#retryLater(entry);
+    if (msg.headers?.code === 503 || msg.data.length === 0) {
+      if (entry) this.#retryLater(entry);
+      return;
+    }
     let ack: { error?: { code: number; description: string }; duplicate?: boolean };
     try {
       ack = msg.json<typeof ack>();
     } catch {
-      return this.#rejected(seq, `unreadable acknowledgement '${msg.string()}'`);
+      if (entry) this.#rejected(seq, `unreadable acknowledgement '${msg.string()}'`);
+      return;
     }
+    if (ack.duplicate) this.#stats.duplicates++;
+    if (!entry) return;
     if (ack.error) {
-      if (ack.error.code === 503) return this.#retryLater(entry);
-      return this.#rejected(seq, ack.error.description);
+      if (ack.error.code === 503) this.#retryLater(entry);
+      else this.#rejected(seq, ack.error.description);
+      return;
     }
     this.#inflight.delete(seq);
     this.#stats.acknowledged++;
-    if (ack.duplicate) this.#stats.duplicates++;
     this.#afterAck();
   }
 
