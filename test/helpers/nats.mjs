@@ -16,9 +16,11 @@ export function whyNoNatsServer() {
   return null;
 }
 
-// Starts the server; resolves once it accepts clients. Generous deadline:
-// a busy 2-core machine can take seconds to start a Go binary.
-function launch(port, storeDir) {
+// Starts the server (port -1: one of its choosing); resolves with
+// { child, port } once it accepts clients. Generous deadline: a busy
+// 2-core machine can take seconds to start a Go binary. (bench/run.mjs
+// uses it too.)
+export function launchNatsServer(port, storeDir) {
   const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   return new Promise((resolve, reject) => {
@@ -31,7 +33,7 @@ function launch(port, storeDir) {
       const m = /Listening for client connections on [\d.]+:(\d+)[\s\S]*Server is ready/.exec(log);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), log: () => log });
+        resolve({ child, port: Number(m[1]) });
       }
     };
     child.stdout.on('data', onData);
@@ -45,7 +47,7 @@ function launch(port, storeDir) {
 
 export async function startNatsServer(t) {
   const storeDir = mkdtempSync(join(tmpdir(), 'tcpsensor-nats-'));
-  let current = await launch(-1, storeDir);
+  let current = await launchNatsServer(-1, storeDir);
   const server = {
     port: current.port,
     url: `nats://127.0.0.1:${current.port}`,
@@ -63,7 +65,7 @@ export async function startNatsServer(t) {
     },
     async restart() {
       await server.kill();
-      current = await launch(server.port, storeDir);
+      current = await launchNatsServer(server.port, storeDir);
     },
   };
   t.teardown(async () => {
@@ -105,24 +107,17 @@ export async function readStream(url, stream, filter = '>') {
   }
 }
 
-// The stream's state (messages, bytes, first and last sequence) and configuration.
-export async function streamInfo(url, stream) {
+async function withManager(url, fn) {
   const nc = await connect({ servers: url });
   try {
-    const jsm = await jetstreamManager(nc);
-    return await jsm.streams.info(stream);
+    return await fn(await jetstreamManager(nc));
   } finally {
     await nc.close();
   }
 }
 
+// The stream's state (messages, bytes, first and last sequence) and configuration.
+export const streamInfo = (url, stream) => withManager(url, (jsm) => jsm.streams.info(stream));
+
 // Creates a stream as an operator would, ahead of the sensors.
-export async function addStream(url, config) {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    return await jsm.streams.add(config);
-  } finally {
-    await nc.close();
-  }
-}
+export const addStream = (url, config) => withManager(url, (jsm) => jsm.streams.add(config));
