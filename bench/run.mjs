@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchNatsServer } from '../test/helpers/nats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -28,11 +29,12 @@ const USAGE = `usage: npm run bench [-- OPTIONS]
   --hostile-bytes N       bytes above the hole per connection (default ${512 * 1024}; quick ${32 * 1024})
   --label TEXT            title of the RESULTS.md section (e.g. "baseline before optimization")
   --no-record             do not append to bench/RESULTS.md
+  --nats-only             only the NATS JetStream sink's measurements (needs nats-server)
   --work DIR              cache of generated traces and built tools (default bench/.work)
 environment: TCPSENSOR_BENCH_INPUTS (default ../shared/bench), TCPSENSOR_CONFORMANCE (default ../shared/conformance)`;
 
 function parseArgs(argv) {
-  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null };
+  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -50,6 +52,7 @@ function parseArgs(argv) {
       case '--hostile-bytes': a.hostileBytes = count(next()); break;
       case '--label': a.label = next(); break;
       case '--no-record': a.record = false; break;
+      case '--nats-only': a.natsOnly = true; break;
       case '--work': a.work = path.resolve(next()); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0);
       default: throw new Error(`unknown argument '${argv[i]}'\n${USAGE}`);
@@ -81,6 +84,7 @@ const GEN_HOSTILE = path.join(BIN, 'gen-hostile');
 const JS_READ = path.join(BENCH, 'js-read.mjs');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const NODE_PCAP = path.join(BENCH, 'node-pcap-tracker.cjs');
+const NATS_PUBLISH = path.join(BENCH, 'nats-publish.mjs');
 // Rounds per contender: interleaved, best kept.
 const SMALL_ROUNDS = args.quick ? 1 : 3;
 const BIG_ROUNDS = args.quick ? 1 : 2;
@@ -440,7 +444,12 @@ async function main() {
     holdSmall: hold(HOLD_CONNS[0]),
     holdBig: hold(HOLD_CONNS[1]),
   };
-  await step('inputs: generate or reuse traces', () => materialize(Object.values(T)));
+  await step('inputs: generate or reuse traces', () => materialize(args.natsOnly ? [T.bulk, T.bulk100] : Object.values(T)));
+  if (args.natsOnly) {
+    await natsSteps(T);
+    report();
+    return true;
+  }
 
   // -- 1. The bulk trace: floor, native, full stack, node_pcap; the correctness gate.
   const B = await step(`bulk-400k: floor, native, full stack, node_pcap (best of ${BIG_ROUNDS}, interleaved)`, () =>
@@ -662,8 +671,100 @@ async function main() {
     }
   });
 
+  await natsSteps(T);
+
   report();
   return gate.failures.length === 0;
+}
+
+// ---------------------------------------------------------------------------
+// The NATS JetStream sink (bench/nats-publish.mjs against a real nats-server)
+
+/** A nats-server with JetStream on loopback, its own port and a fresh store; `stop()` removes it. */
+async function natsServer() {
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsensor-bench-nats-'));
+  const { child, port } = await launchNatsServer(-1, store);
+  // utime + stime of each of the broker's threads, in seconds (clock
+  // ticks of 10 ms): the busiest one is its most serial stage.
+  const threadSeconds = () => {
+    const seconds = new Map();
+    for (const tid of fs.readdirSync(`/proc/${child.pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      seconds.set(tid, (Number(f[11]) + Number(f[12])) / 100);
+    }
+    return seconds;
+  };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    fs.rmSync(store, { recursive: true, force: true });
+  };
+  return { url: `nats://127.0.0.1:${port}`, threadSeconds, stop };
+}
+
+/** One measurement of nats-publish.mjs with a broker of its own; null if it failed. */
+async function natsPublish(file, mode, { window = 4096, profile = false } = {}) {
+  const server = await natsServer();
+  try {
+    const before = server.threadSeconds();
+    const r = await run(process.execPath, [NATS_PUBLISH, JSON.stringify({ url: server.url, file, mode, window, profile })]);
+    const used = [...server.threadSeconds()].map(([tid, s]) => s - (before.get(tid) ?? 0));
+    if (r.code !== 0) return null;
+    const out = JSON.parse(r.stdout.trim().split('\n').pop());
+    const res = { ...out, brokerSeconds: used.reduce((a, b) => a + b, 0), brokerThreadSeconds: Math.max(...used), rssKB: r.rssKB };
+    log(`   ${mode.padEnd(11)} window ${String(window).padEnd(6)} ${secs(res.seconds)} s  ${(res.eventsPerSecond / 1000).toFixed(1)} k events/s  CPU: ours ${res.cpuSeconds.toFixed(2)} s (main thread ${res.mainThreadSeconds.toFixed(2)} s), nats-server ${res.brokerSeconds.toFixed(2)} s (busiest thread ${res.brokerThreadSeconds.toFixed(2)} s)${profile ? ' (profiled)' : ''}`);
+    return res;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function natsSteps(T) {
+  await step('nats: default events published into a JetStream stream, all acknowledged', async () => {
+    if (spawnSync('nats-server', ['--version']).error) {
+      skipped.push('NATS JetStream sink: nats-server is not installed (Debian package nats-server)');
+      row('NATS JetStream sink', 'bulk-400k', 'skipped: no nats-server', '', '', 'n/a');
+      return;
+    }
+    const kEvents = (r) => (r ? `${(r.eventsPerSecond / 1000).toFixed(1)} k events/s` : 'FAILED');
+    const us = (s, r) => ((s / r.messages) * 1e6).toFixed(1);
+    const cpu = (r) => `CPU per event: tcpsensor ${us(r.cpuSeconds, r)} µs (its main thread ${us(r.mainThreadSeconds, r)} µs), nats-server ${us(r.brokerSeconds, r)} µs (its busiest thread ${us(r.brokerThreadSeconds, r)} µs)`;
+    const e2e = await natsPublish(T.bulk.file, 'sensor');
+    row('NATS JetStream sink: default events, end to end (open → last acknowledgement), window 4096, file storage, loopback', 'bulk-400k',
+      e2e ? `${kEvents(e2e)} (${e2e.messages.toLocaleString('en-US')} events in ${secs(e2e.seconds)} s, all acknowledged); ${cpu(e2e)}; RSS ${mib(e2e.rssKB * 1024)}` : 'FAILED');
+
+    // What limits it: a window 16 times larger (latency?), the lines
+    // rendered beforehand (capture and rendering out of the way), the
+    // official publish path (client cost), and where the main thread's
+    // time goes.
+    const base = await natsPublish(T.bulk100.file, 'sensor');
+    const wide = await natsPublish(T.bulk100.file, 'sensor', { window: 65536 });
+    const pre = await natsPublish(T.bulk100.file, 'prerendered');
+    const js = await natsPublish(T.bulk100.file, 'jetstream');
+    const prof = await natsPublish(T.bulk100.file, 'sensor', { profile: true });
+    if (!base || !wide || !pre || !js || !prof) {
+      row('NATS JetStream sink: what limits it', 'bulk-100k', 'FAILED (see the log)');
+      return;
+    }
+    const parts = Object.entries(prof.profile).filter(([k]) => k !== 'idle').map(([k, v]) => `${k} ${(100 * v).toFixed(0)}%`).join(', ');
+    // The slowest serial stage limits a pipeline: our main thread (client,
+    // rendering and sink on one thread) or the broker's busiest thread.
+    const mainUs = us(base.mainThreadSeconds, base);
+    const brokerUs = us(base.brokerThreadSeconds, base);
+    const [top] = Object.entries(prof.profile).filter(([k]) => ['NATS client', 'rendering', 'sink', 'sensor'].includes(k)).sort((a, b) => b[1] - a[1]);
+    let bottleneck;
+    if (wide.eventsPerSecond > 1.15 * base.eventsPerSecond) bottleneck = 'the round trip: a larger window is faster';
+    else if (Number(mainUs) < Number(brokerUs)) bottleneck = `the broker: its busiest thread spends ${brokerUs} µs per event, our main thread ${mainUs} µs`;
+    else bottleneck = `${top[0] === 'NATS client' ? 'the client' : 'ours'}: our main thread spends ${mainUs} µs per event, the broker's busiest thread ${brokerUs} µs; ${top[0]} is the largest part of it`;
+    row('NATS JetStream sink: what limits it (one run each)', 'bulk-100k',
+      `end to end ${kEvents(base)} (${cpu(base)}); window 65536 ${kEvents(wide)}; pre-rendered lines ${kEvents(pre)} (main thread ${us(pre.mainThreadSeconds, pre)} µs/event); ` +
+      `official jetstream().publish() on the same lines ${kEvents(js)} (main thread ${us(js.mainThreadSeconds, js)} µs/event); ` +
+      `main thread of the end-to-end run (profiled): ${parts}. Bottleneck: ${bottleneck}`);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -708,7 +809,9 @@ function report() {
     `- Machine: ${machine()}`,
     `- Commit: ${commit}${dirty} on ${branch}; Node ${process.version}; ${libpcap || 'libpcap'}`,
     `- Command: \`${command}\` — took ${(elapsed / 60).toFixed(1)} min`,
-    `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm`,
+    args.natsOnly
+      ? '- Rounds: one run per measurement, each with a fresh nats-server of its own'
+      : `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm; the NATS rows one run each`,
     '',
     table(),
     '',
