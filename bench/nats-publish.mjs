@@ -26,7 +26,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { connect, headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { natsSink, open, TextRenderer } from '../dist/index.mjs';
+import { natsSink, open, renderEvents } from '../dist/index.mjs';
 
 const spec = JSON.parse(process.argv[2]);
 const window = spec.window ?? 4096;
@@ -47,11 +47,10 @@ function threadSeconds() {
 }
 
 async function prerender(file) {
-  const renderer = new TextRenderer('ndjson');
   const batches = [];
   for await (const events of open({ file }).batches()) {
-    const b = renderer.render(events);
-    if (b) batches.push(b);
+    const b = renderEvents(events, 'ndjson');
+    if (b.ends.length > 0) batches.push(b);
   }
   return batches;
 }

@@ -19,7 +19,7 @@ export type { SensorStats, ContentsDirection, SensorEventMap } from './sensor';
 export type { CaptureInfo } from './native';
 export { ConnLog, connState, CONN_LOG_EVENTS } from './conn-log';
 export type { ConnLogRow } from './conn-log';
-export { TextRenderer, recordBatch, eventJson } from './render';
+export { renderEvents, textBatch, eventJson } from './render';
 export type { TextBatch, TextFormat } from './render';
 export type { TextSink, SinkContext, PipeOptions } from './sink';
 export { NatsSink, natsSink, defaultSensorName } from './nats-sink';

@@ -1,10 +1,16 @@
 /**
  * Events as NDJSON text, the CLI's conventions: `JSON.stringify(ev)` with
- * byte arguments as base64, or conn.log rows (ConnLog). Sinks take the text
- * as TextBatches; until the core renders them, they are rendered here.
+ * byte arguments as base64, or conn.log rows (ConnLog), in TextBatches.
+ *
+ * The same names and shapes as lib/text.ts of the branch that renders text
+ * in the core (`renderEvents` is its JavaScript reference there): when that
+ * lands, this file goes and its users import from './text'.
  */
 import { ConnLog } from './conn-log';
 import { ArgShape, EVENT_KINDS, TcpEvent } from './events';
+
+/** 'ndjson': one event a line; 'conn': one conn.log row per finished connection. */
+export type TextFormat = 'ndjson' | 'conn';
 
 /**
  * Lines of NDJSON with where each ends and what it is: the form in which
@@ -28,7 +34,7 @@ function base64Bytes(this: Record<string, unknown>, key: string, v: unknown): un
   return Buffer.isBuffer(original) ? original.toString('base64') : v;
 }
 
-/** One event as a JSON object text (bytes as base64). */
+/** One event as an NDJSON line, without its '\n' (bytes as base64). */
 export function eventJson(ev: TcpEvent): string {
   // The worker that raised an event is the API's to show; the text stays
   // the same however many workers there are.
@@ -39,48 +45,33 @@ export function eventJson(ev: TcpEvent): string {
   return SHAPES_WITH_BYTES.has(EVENT_KINDS[ev.event].shape) ? JSON.stringify(ev, base64Bytes) : JSON.stringify(ev);
 }
 
-/** What a sensor's output is made of: events, or the conn.log rows they complete. */
-export type TextFormat = 'ndjson' | 'conn';
-
 /**
- * Renders batches of events as TextBatches, one line per event (or per
- * finished connection, for 'conn'). Stateful for 'conn': a row needs the
- * content_gap events that came before its connection_state_remove.
+ * Renders events as a TextBatch: NDJSON lines, or the conn.log rows they
+ * complete. For conn.log, pass the same `connLog` for every batch of a
+ * stream (it carries content gaps over to the rows).
  */
-export class TextRenderer {
-  readonly #connLog: ConnLog | undefined;
-
-  constructor(format: TextFormat = 'ndjson') {
-    this.#connLog = format === 'conn' ? new ConnLog() : undefined;
-  }
-
-  /** The lines of these events; null if there are none. */
-  render(events: readonly TcpEvent[]): TextBatch | null {
-    const lines: string[] = [];
-    const names: string[] = [];
-    for (const ev of events) {
-      if (this.#connLog) {
-        const row = this.#connLog.add(ev);
-        if (row) {
-          lines.push(JSON.stringify(row));
-          names.push('conn');
-        }
-      } else {
-        lines.push(eventJson(ev));
-        names.push(ev.event);
-      }
+export function renderEvents(events: Iterable<TcpEvent>, format: TextFormat, connLog: ConnLog = new ConnLog()): TextBatch {
+  if (format !== 'ndjson' && format !== 'conn') throw new RangeError("format must be 'ndjson' or 'conn'");
+  const lines: string[] = [];
+  const names: string[] = [];
+  for (const ev of events) {
+    if (format === 'ndjson') {
+      lines.push(eventJson(ev));
+      names.push(ev.event);
+      continue;
     }
-    return lines.length > 0 ? textBatch(lines, names) : null;
+    const row = connLog.add(ev);
+    if (row) {
+      lines.push(JSON.stringify(row));
+      names.push('conn');
+    }
   }
+  return textBatch(lines, names);
 }
 
-/** A side record (such as a sensor's 'stats' record) as a batch of one line named `name`. */
-export function recordBatch(name: string, record: object): TextBatch {
-  return textBatch([JSON.stringify(record)], [name]);
-}
-
-function textBatch(lines: readonly string[], names: readonly string[]): TextBatch {
-  const joined = lines.join('\n') + '\n';
+/** Lines (without their '\n') and their names as a TextBatch. */
+export function textBatch(lines: readonly string[], names: readonly string[]): TextBatch {
+  const joined = lines.length > 0 ? lines.join('\n') + '\n' : '';
   const text = Buffer.from(joined, 'utf8');
   const ends = new Uint32Array(lines.length);
   // Addresses, uids and base64 are ASCII: then characters are bytes and

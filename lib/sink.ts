@@ -3,8 +3,9 @@
  * and owns their delivery. `sensor.pipeTo(sink)` is the one loop that feeds
  * one, for the API and the CLI alike.
  */
+import { ConnLog } from './conn-log';
 import type { TcpEvent } from './events';
-import { recordBatch, TextBatch, TextFormat, TextRenderer } from './render';
+import { renderEvents, textBatch, TextBatch, TextFormat } from './render';
 import type { Sensor } from './sensor';
 import type { StatsRecord } from './stats';
 
@@ -41,11 +42,13 @@ export interface PipeOptions {
 
 /** @internal the body of Sensor.pipeTo */
 export async function pipe<Result>(sensor: Sensor, sink: TextSink<Result>, options: PipeOptions = {}): Promise<Result> {
-  const renderer = new TextRenderer(options.format ?? 'ndjson');
+  const format = options.format ?? 'ndjson';
+  if (format !== 'ndjson' && format !== 'conn') throw new RangeError("format must be 'ndjson' or 'conn'");
+  const connLog = new ConnLog();
   // Stats records are emitted while the next batch is fetched; they go out
-  // before it, where they fall in the stream.
+  // before it, where they fall in the stream, as lines named 'stats'.
   const records: TextBatch[] = [];
-  const onStats = (record: StatsRecord) => records.push(recordBatch('stats', record));
+  const onStats = (record: StatsRecord) => records.push(textBatch([JSON.stringify(record)], ['stats']));
   const writeRecords = async () => {
     for (const r of records.splice(0)) await sink.write(r);
   };
@@ -65,8 +68,8 @@ export async function pipe<Result>(sensor: Sensor, sink: TextSink<Result>, optio
       }
       await writeRecords();
       if (next.done) break;
-      const batch = renderer.render(next.value);
-      if (batch) await sink.write(batch);
+      const batch = renderEvents(next.value, format, connLog);
+      if (batch.ends.length > 0) await sink.write(batch);
     }
     await writeRecords();
     const result = await sink.end();
