@@ -58,6 +58,14 @@ test('the lines a sink gets are the CLI\'s NDJSON, stats records included where 
   t.true(sink.ended);
 });
 
+test('with several workers the lines are the same (in the merge\'s order): which worker raised an event stays out of the text', async (t) => {
+  const expected = await cliLines(['-r', file]);
+  const sink = memorySink();
+  await open({ file }, { workers: 2 }).pipeTo(sink);
+  t.deepEqual([...sink.lines].sort(), [...expected].sort());
+  t.false(sink.lines.some((l) => 'worker' in JSON.parse(l)));
+});
+
 test("format 'conn': conn.log rows, named 'conn', as --format conn writes them, through a slow sink", async (t) => {
   const expected = await cliLines(['-r', file, '--format', 'conn']);
   const sink = memorySink({ delay: 2 });
