@@ -21,8 +21,8 @@
  * Publishing uses the core connection (`publish` with a reply subject per
  * message, one subscription for all the acknowledgements) rather than
  * `jetstream().publish()`, which costs a request object, a timer and two
- * Error objects per message: 23.5 µs of main-thread CPU per message against
- * 6 µs this way, a third of the rate (bench/RESULTS.md).
+ * Error objects per message: 29 µs of main-thread CPU per message against
+ * 6.4 µs this way, a quarter of the rate (bench/RESULTS.md).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
