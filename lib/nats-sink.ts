@@ -100,9 +100,11 @@ export interface NatsSinkStats {
   disconnects: number;
 }
 
-/** A NatsSink's events: the connection lost and back (the server's URL). */
+/** A NatsSink's events besides its stream of messages. */
 export interface NatsSinkEventMap {
+  /** The connection to this server was lost: 'wait' holds the writer, 'drop' drops. */
   disconnect: [server: string];
+  /** Connected again (to this server); what was unacknowledged has been resent. */
   reconnect: [server: string];
 }
 

@@ -24,7 +24,9 @@ export interface SinkContext {
  * thread when reading a file).
  */
 export interface TextSink<Result> {
+  /** Called once, before the first batch. */
   start?(context: SinkContext): void;
+  /** Takes one batch of lines, in stream order. */
   write(batch: TextBatch): void | Promise<void>;
   /** No more batches: resolves once everything written is delivered or accounted for. */
   end(): Promise<Result>;
@@ -32,6 +34,7 @@ export interface TextSink<Result> {
   abort(reason?: unknown): void;
 }
 
+/** Options of `sensor.pipeTo()`. */
 export interface PipeOptions {
   /**
    * 'ndjson' (default): one line per event. 'conn': one conn.log row per
