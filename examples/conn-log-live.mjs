@@ -9,6 +9,7 @@
 // are flushed (and get their rows) before it exits.
 import { parseArgs } from 'node:util';
 import { open, ConnLog, CONN_LOG_EVENTS } from 'tcpsensor';
+import { tsvFooter, tsvHeader, tsvRow } from './conn-log-tsv.mjs';
 
 const { values: opt } = parseArgs({
   options: { interface: { type: 'string', short: 'i' }, read: { type: 'string', short: 'r' }, tsv: { type: 'boolean' } },
@@ -24,14 +25,12 @@ const sensor = open(opt.interface ? { interface: opt.interface } : { file: opt.r
 process.on('SIGINT', () => sensor.stop());
 process.on('SIGTERM', () => sensor.stop());
 
-const COLUMNS = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'duration', 'orig_bytes', 'resp_bytes',
-  'conn_state', 'missed_bytes', 'history', 'orig_pkts', 'orig_ip_bytes', 'resp_pkts', 'resp_ip_bytes'];
-if (opt.tsv) process.stdout.write(`#separator \\x09\n#path\tconn\n#fields\t${COLUMNS.join('\t')}\n`);
+if (opt.tsv) process.stdout.write(tsvHeader());
 
 const log = new ConnLog();
 for await (const ev of sensor) {
   const row = log.add(ev);
   if (!row) continue;
-  // Zeek's TSV writes '-' for a field it has no value for.
-  process.stdout.write(opt.tsv ? COLUMNS.map((c) => row[c] ?? '-').join('\t') + '\n' : JSON.stringify(row) + '\n');
+  process.stdout.write(opt.tsv ? tsvRow(row) : JSON.stringify(row) + '\n');
 }
+if (opt.tsv) process.stdout.write(tsvFooter());

@@ -4,14 +4,15 @@
 // nats://...) and writes them to stdout, as NDJSON (the rows as published)
 // or as Zeek's TSV (--tsv).
 //
-//   node examples/conn-log.mjs [--server nats://127.0.0.1:4222] [--stream TCPSENSOR]
-//                              [--prefix tcpsensor] [--tsv] [--follow] > conn.log
+//   node examples/nats-conn-log.mjs [--server nats://127.0.0.1:4222] [--stream TCPSENSOR]
+//                                   [--prefix tcpsensor] [--tsv] [--follow] > conn.log
 //
 // Without --follow it stops once it has read what the stream held when it
 // started; with it, it keeps writing rows as they come until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { tsvFooter, tsvHeader, tsvRow } from './conn-log-tsv.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -22,42 +23,6 @@ const { values: opt } = parseArgs({
     follow: { type: 'boolean', default: false },
   },
 });
-
-// Zeek's conn.log columns that tcpsensor's rows carry, with Zeek's types.
-const FIELDS = [
-  ['ts', 'time'], ['uid', 'string'], ['id.orig_h', 'addr'], ['id.orig_p', 'port'], ['id.resp_h', 'addr'], ['id.resp_p', 'port'],
-  ['proto', 'enum'], ['duration', 'interval'], ['orig_bytes', 'count'], ['resp_bytes', 'count'], ['conn_state', 'string'],
-  ['missed_bytes', 'count'], ['history', 'string'], ['orig_pkts', 'count'], ['orig_ip_bytes', 'count'], ['resp_pkts', 'count'],
-  ['resp_ip_bytes', 'count'],
-];
-
-// #open and #close as Zeek writes them (local time): 2026-12-06-03-05-38.
-function zeekTime(d = new Date()) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
-}
-
-function tsvHeader() {
-  return [
-    '#separator \\x09',
-    '#set_separator\t,',
-    '#empty_field\t(empty)',
-    '#unset_field\t-',
-    '#path\tconn',
-    `#open\t${zeekTime()}`,
-    `#fields\t${FIELDS.map(([f]) => f).join('\t')}`,
-    `#types\t${FIELDS.map(([, t]) => t).join('\t')}`,
-  ].join('\n') + '\n';
-}
-
-// Zeek writes times and intervals with microseconds; a column a row lacks is '-'.
-function tsvRow(row) {
-  return FIELDS.map(([f, type]) => {
-    const v = row[f];
-    if (v === undefined) return '-';
-    return type === 'time' || type === 'interval' ? v.toFixed(6) : String(v);
-  }).join('\t') + '\n';
-}
 
 const nc = await connect({ servers: opt.server.split(',') });
 const js = jetstream(nc);
@@ -82,5 +47,5 @@ if (waiting > 0 || opt.follow) {
     if (!opt.follow && m.info.pending === 0) break;
   }
 }
-if (opt.tsv) out.write(`#close\t${zeekTime()}\n`);
+if (opt.tsv) out.write(tsvFooter());
 await nc.close();

@@ -85,12 +85,12 @@ nats(`two sensors publish different traces into one stream; the example consumer
   t.is(info.config.storage, 'file');
   t.is(info.state.messages, 350);
 
-  const consumer = await runNode([join(root, 'examples', 'conn-log.mjs'), '--server', server.url, '--stream', 'SENSORS', '--prefix', 'corp.tcp']);
+  const consumer = await runNode([join(root, 'examples', 'nats-conn-log.mjs'), '--server', server.url, '--stream', 'SENSORS', '--prefix', 'corp.tcp']);
   t.is(consumer.code, 0, consumer.stderr);
   t.deepEqual(consumer.stdout.split('\n').filter(Boolean).sort(), rows.sort());
 
   // Zeek's TSV: a header, then one row per connection.
-  const tsv = await runNode([join(root, 'examples', 'conn-log.mjs'), '--server', server.url, '--stream', 'SENSORS', '--prefix', 'corp.tcp', '--tsv']);
+  const tsv = await runNode([join(root, 'examples', 'nats-conn-log.mjs'), '--server', server.url, '--stream', 'SENSORS', '--prefix', 'corp.tcp', '--tsv']);
   t.is(tsv.code, 0, tsv.stderr);
   const lines = tsv.stdout.split('\n').filter(Boolean);
   const fields = lines.find((l) => l.startsWith('#fields')).split('\t').slice(1);
