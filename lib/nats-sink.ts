@@ -61,15 +61,15 @@ export interface NatsSinkOptions {
   drainTimeout?: number;
   /** How long the first connection may take. Default 5. */
   connectTimeout?: number;
-  /** Stream limits, used only when the sink creates the stream. */
-  /** Oldest message kept (seconds; 0: no limit). Default 0. */
+  /** A stream created here keeps messages this long (seconds; 0: no limit). Default 0. */
   maxAge?: number;
-  /** Most bytes kept; the oldest messages go first (-1: no limit). Default -1. */
+  /** A stream created here keeps this many bytes, the oldest messages going first (-1: no limit). Default -1. */
   maxBytes?: number;
   /**
-   * How long the stream remembers message ids (seconds). A broker away
-   * longer than this may store a resent message twice. Each id held costs
-   * the broker memory: about rate × window. Default 120 (the broker's).
+   * How long a stream created here remembers message ids (seconds). A
+   * broker away longer than this may store a resent message twice; the
+   * broker keeps every id of the window in memory (rate × window of them).
+   * Default 120 (the broker's).
    */
   duplicateWindow?: number;
 }
@@ -137,7 +137,7 @@ export function defaultSensorName(): string {
 }
 
 /** Whether every subject `<prefix>.<sensor>.<token>` matches the stream subject `filter`. */
-export function coversSensor(filter: string, prefix: string, sensor: string): boolean {
+function coversSensor(filter: string, prefix: string, sensor: string): boolean {
   const want = [...prefix.split('.'), sensor, '*'];
   const have = filter.split('.');
   for (let i = 0; i < have.length; i++) {
