@@ -96,6 +96,10 @@ void LiveCapture::run(LiveLane& lane) {
         const PacketSource::Next r = lane.source->dispatch(&LiveCapture::on_packet, &lane, kDispatchMax, tick_ms, &n, &error);
         if (r == PacketSource::Next::End) continue;  // interrupted: the flags say why
         if (r == PacketSource::Next::Error) {
+            // Packets captured before the interface went away may still sit
+            // in a ring block the kernel has not handed over yet: they are
+            // taken in before the error ends the stream.
+            drain(lane);
             fail(error);
             failed = true;
             break;
@@ -140,9 +144,11 @@ void LiveCapture::drain(LiveLane& lane) {
     CaptureError error;
     while (!abort_.load() && !lane.past_stop) {
         size_t n = 0;
-        const PacketSource::Next r = lane.source->dispatch(&LiveCapture::on_packet, &lane, kDispatchMax, wait_ms, &n, &error);
+        const PacketSource::Next r =
+            lane.source->dispatch(&LiveCapture::on_packet, &lane, kDispatchMax, wait_ms, &n, &error, true);
         if (r == PacketSource::Next::Packet || r == PacketSource::Next::End) continue;
-        if (r == PacketSource::Next::Error) fail(error);
+        // An error while draining (the interface already gone) ends it; what
+        // ended the capture has been reported already, if anything.
         return;
     }
 }

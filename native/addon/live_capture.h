@@ -34,6 +34,8 @@ private:
     void interrupt() override;
     void join() override;
     void run(LiveLane& lane);
+    // Takes in what the kernel still holds for this lane: up to a packet
+    // captured after stop(), or a block timeout with nothing new.
     void drain(LiveLane& lane);
     static void on_packet(void* lane, const PacketView& packet);
 

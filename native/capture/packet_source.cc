@@ -327,7 +327,7 @@ PacketSource::Next PacketSource::live_error(int rc, CaptureError* error) {
 }
 
 PacketSource::Next PacketSource::dispatch(PacketCallback callback, void* context, int max, int wait_ms,
-                                          size_t* count, CaptureError* error) {
+                                          size_t* count, CaptureError* error, bool draining) {
     *count = 0;
     DispatchContext d{callback, context};
     for (int round = 0; round < 2; ++round) {
@@ -355,7 +355,7 @@ PacketSource::Next PacketSource::dispatch(PacketCallback callback, void* context
             // Taking an interface down leaves a packet socket silent rather
             // than in error on some kernels: a quiet link is the moment to
             // look.
-            if (!interface_up()) {
+            if (!draining && !interface_up()) {
                 fail(error, "ERR_PCAP_INTERFACE_DOWN",
                      "capture stopped: the interface '" + interface_ + "' went down or disappeared");
                 return Next::Error;

@@ -83,8 +83,11 @@ public:
     // Live capture: hands the packets libpcap has ready (at most `max`, one
     // ring block's worth at most) to `callback`, each in place. With none
     // ready, waits up to `wait_ms` for some: Timeout if none came, End if
-    // interrupt() was called (once per call of interrupt()).
-    Next dispatch(PacketCallback callback, void* context, int max, int wait_ms, size_t* count, CaptureError* error);
+    // interrupt() was called (once per call of interrupt()). A quiet wait
+    // also looks whether the interface is still up (unless `draining`:
+    // taking in the last blocks of a capture already ending).
+    Next dispatch(PacketCallback callback, void* context, int max, int wait_ms, size_t* count, CaptureError* error,
+                  bool draining = false);
 
     int linktype() const { return linktype_; }
     // The link type's libpcap name and description ("EN10MB", "Ethernet"),
