@@ -5,23 +5,41 @@
  */
 import { ConnRecord, EndpointState, TcpEvent } from './events';
 
+/** One row of Zeek's conn.log, under its column names (as Zeek's JSON writer names them). */
 export interface ConnLogRow {
+  /** Time of the connection's first packet. */
   ts: number;
+  /** The connection's uid. */
   uid: string;
+  /** The originator's address. */
   'id.orig_h': string;
+  /** The originator's port. */
   'id.orig_p': number;
+  /** The responder's address. */
   'id.resp_h': string;
+  /** The responder's port. */
   'id.resp_p': number;
+  /** Always 'tcp'. */
   proto: 'tcp';
+  /** Seconds from the first packet to the last (absent for a connection that did not last). */
   duration?: number;
+  /** Bytes the originator sent, by sequence numbers (with duration). */
   orig_bytes?: number;
+  /** Bytes the responder sent, by sequence numbers (with duration). */
   resp_bytes?: number;
+  /** Zeek's summary of how the connection went: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH. */
   conn_state: string;
+  /** Bytes acknowledged but never seen (the content gaps). */
   missed_bytes: number;
+  /** The connection's history letters (absent when empty). */
   history?: string;
+  /** Packets the originator sent. */
   orig_pkts: number;
+  /** IP bytes the originator sent. */
   orig_ip_bytes: number;
+  /** Packets the responder sent. */
   resp_pkts: number;
+  /** IP bytes the responder sent. */
   resp_ip_bytes: number;
 }
 
@@ -55,6 +73,7 @@ export function connState(conn: ConnRecord): string {
 export class ConnLog {
   #missed = new Map<string, number>();
 
+  /** Takes an event; returns the row it completes (on connection_state_remove), if any. */
   add(ev: TcpEvent): ConnLogRow | undefined {
     if (ev.event === 'content_gap') {
       this.#missed.set(ev.uid, (this.#missed.get(ev.uid) ?? 0) + ev.length);

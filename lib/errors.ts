@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'ERR_SINK_PUBLISH'
   | 'ABORT_ERR';
 
+/** An error of tcpsensor's, with a stable code to tell the cases apart (as Node's own errors have). */
 export class TcpsensorError extends Error {
+  /** What went wrong, for programs: see {@link ErrorCode}. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -56,9 +58,11 @@ export interface ChecksumOffloadDetail {
   networkTime: number;
   /** Packets received by then. */
   packets: number;
-  /** Of those, packets with a bad IP, TCP or UDP checksum. */
+  /** Of those, packets with a bad IP header checksum. */
   badIpChecksums: number;
+  /** Packets with a bad TCP checksum. */
   badTcpChecksums: number;
+  /** Packets with a bad UDP checksum (tunnels). */
   badUdpChecksums: number;
   /** True when `checksums: 'auto'` turned validation off. */
   validationDisabled: boolean;
@@ -70,7 +74,9 @@ export interface ChecksumOffloadDetail {
  * it goes to process.emitWarning() (Node prints it on stderr).
  */
 export class TcpsensorWarning extends Error {
+  /** Which warning it is: see {@link WarningCode}. */
   readonly code: WarningCode;
+  /** What the warning is based on. */
   readonly detail: ChecksumOffloadDetail;
 
   constructor(code: WarningCode, message: string, detail: ChecksumOffloadDetail) {

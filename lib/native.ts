@@ -32,7 +32,8 @@ export interface NativeConfig {
   [zeekName: string]: unknown;
 }
 
-export interface NativeStats {
+/** A sensor's counters, totals over its workers; `stats()` reads them at any time, and once it is closed, as it left them. */
+export interface SensorStats {
   /** Packets handed to the engine (tcpdump's "packets captured"). */
   packetsReceived: number;
   /** Live capture: packets the BPF filter passed, dropped ones included (libpcap's ps_recv). */
@@ -43,15 +44,23 @@ export interface NativeStats {
   packetsDroppedByInterface: number;
   /** Live capture: events dropped because the reader fell behind. */
   eventsDroppedByQueue: number;
+  /** Live capture: the batches those events were in. */
   batchesDroppedByQueue: number;
-  /** Bytes of batches waiting for the reader now, and at most so far. */
+  /** Bytes of batches waiting for the reader now. */
   queuedBytes: number;
+  /** The most bytes of batches that waited for the reader at once. */
   queuedBytesPeak: number;
+  /** Packets that carried no IP (ARP, ...). */
   packetsNonIp: number;
+  /** IP packets that carried no TCP (UDP tunnels are looked into first). */
   packetsNonTcp: number;
+  /** TCP packets, tunnelled ones included. */
   packetsTcp: number;
+  /** Connections tracked now. */
   connectionsActive: number;
+  /** Connections seen so far. */
   connectionsTotal: number;
+  /** Events raised so far (requested ones). */
   events: number;
   /** TCP segments analysed (with several workers, each analyses its share). */
   segments: number;
@@ -61,11 +70,15 @@ export interface NativeStats {
    * bytes of those holes.
    */
   ackEvents: number;
+  /** Acks for data that was never seen (capture_loss.log's gaps). */
   gapEvents: number;
+  /** Bytes of those holes. */
   gapBytes: number;
-  /** Stream bytes held for reassembly now, and those not held because of maxReassemblyBytes. */
+  /** Stream bytes held for reassembly now. */
   reassemblyBytes: number;
+  /** Stream bytes not held because of the `maxReassemblyBytes` bound. */
   reassemblyDroppedBytes: number;
+  /** Bytes held by IP fragment reassembly now. */
   fragmentBytes: number;
   /** Tables, timers and buffers of the engine (approximate). */
   memoryBytes: number;
@@ -75,14 +88,16 @@ export interface NativeStats {
    * With `workers` above 1: each worker's own figures (its engine's, and
    * live its capture handle's); the fields above are the totals.
    */
-  workers?: Omit<NativeStats, 'workers'>[];
+  workers?: Omit<SensorStats, 'workers'>[];
 }
 
 /** What a capture is (null once closed). */
 export interface CaptureInfo {
-  /** libpcap's link-type number, name and description (1, "EN10MB", "Ethernet"). */
+  /** libpcap's link-type number (1 for Ethernet). */
   linktype: number;
+  /** libpcap's name of it ("EN10MB"). */
   linktypeName: string;
+  /** libpcap's description of it ("Ethernet"). */
   linktypeDescription: string;
   /** Bytes captured per packet at most. */
   snaplen: number;
@@ -90,7 +105,7 @@ export interface CaptureInfo {
 
 /** What the capture thread reports beside the batches, each after the first `afterBatch` of them. */
 export type NativeRecord =
-  | { kind: 'stats'; afterBatch: number; networkTime: number; intervalStart: number; stats: NativeStats }
+  | { kind: 'stats'; afterBatch: number; networkTime: number; intervalStart: number; stats: SensorStats }
   | {
       kind: 'checksum_offload';
       afterBatch: number;
@@ -113,7 +128,7 @@ export interface NativeSensor {
   info(): CaptureInfo | null;
   stop(): void;
   close(): void;
-  stats(): NativeStats | null;
+  stats(): SensorStats | null;
   setContentsFile(uid: bigint, direction: number, path: string): Promise<boolean>;
   getContentsFile(uid: bigint, direction: number): Promise<string | null>;
 }

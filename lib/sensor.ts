@@ -12,14 +12,13 @@ import { TcpsensorError, TcpsensorWarning, abortError, checksumOffloadWarning, f
 import type { TcpEvent } from './events';
 import { parseUid } from './format';
 import { pipe, PipeOptions, TextSink } from './sink';
-import { binding, CaptureInfo, NativeConfig, NativeRecord, NativeSensor, NativeStats } from './native';
+import { binding, CaptureInfo, NativeConfig, NativeRecord, NativeSensor, SensorStats } from './native';
 import { StatsRecord, statsRecord } from './stats';
 
 export type ContentsDirection = 'none' | 'orig' | 'resp' | 'both';
 const DIRECTIONS: Record<ContentsDirection, number> = { none: 0, orig: 1, resp: 2, both: 3 };
 
-/** Counters of a sensor (see NativeStats for each field). */
-export type SensorStats = NativeStats;
+export type { SensorStats };
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -45,7 +44,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
   #live: boolean;
   #batchesRead = 0;
   #records: NativeRecord[] = [];
-  #lastStatsRecord: { stats: NativeStats; ts: number } | undefined;
+  #lastStatsRecord: { stats: SensorStats; ts: number } | undefined;
   #started = false;
   #iterating = false;
   #ended = false;
@@ -315,7 +314,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
   }
 
   #readStats(native: NativeSensor): SensorStats {
-    const s: NativeStats | null = native.stats();
+    const s: SensorStats | null = native.stats();
     if (!s) throw new TcpsensorError('ERR_CLOSED', 'the sensor is closed');
     return s;
   }

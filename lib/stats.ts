@@ -4,11 +4,13 @@
  * time. Counts are for the interval; `active_*`, `reassem_*` and `mem` are
  * the state at its end.
  */
-import type { NativeStats } from './native';
+import type { SensorStats } from './native';
 
+/** One interval's statistics: what Zeek's stats.log and capture_loss.log carry (the sensor's 'stats' event, the CLI's --stats-interval records). */
 export interface StatsRecord {
   /** Network time at the end of the interval. */
   ts: number;
+  /** Always 'stats': tells these records from events in one stream. */
   event: 'stats';
   /** Length of the interval (seconds of network time). */
   ts_delta: number;
@@ -45,7 +47,7 @@ export interface StatsRecord {
 }
 
 const ZERO: Pick<
-  NativeStats,
+  SensorStats,
   'packetsReceived' | 'packetsReceivedByFilter' | 'packetsDroppedByKernel' | 'packetsDroppedByInterface' | 'events' | 'eventsDroppedByQueue' | 'connectionsTotal' | 'ackEvents' | 'gapEvents'
 > = {
   packetsReceived: 0,
@@ -65,7 +67,7 @@ const percent = (part: number, whole: number): number => (whole > 0 ? (100 * par
  * The record for the interval between two readings of the counters
  * (`previous` undefined for the first, which starts at `start`).
  */
-export function statsRecord(now: NativeStats, ts: number, previous: NativeStats | undefined, previousTs: number): StatsRecord {
+export function statsRecord(now: SensorStats, ts: number, previous: SensorStats | undefined, previousTs: number): StatsRecord {
   const p = previous ?? ZERO;
   const pktsLink = now.packetsReceivedByFilter - p.packetsReceivedByFilter;
   const pktsDropped = now.packetsDroppedByKernel - p.packetsDroppedByKernel;
