@@ -1,5 +1,5 @@
 /**
- * Reads the packed batches of native/core/batch_format.h into event
+ * Reads the packed batches of native/core/output/batch_format.h into event
  * objects, one at a time (so that consumed events can die young). Byte
  * arguments are Buffers over the batch's own memory; ids and connection
  * records are built once per connection and shared by the events that

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "../core/anomalies.h"
-#include "../core/batch_format.h"
+#include "../core/output/batch_format.h"
 #include "../core/event_kinds.h"
 #include "capture_worker.h"
 

@@ -1,6 +1,6 @@
 #include "capture_worker.h"
 
-#include "../core/batch_format.h"
+#include "../core/output/batch_format.h"
 #include "../core/byte_order.h"
 #include "file_capture.h"
 #include "live_capture.h"

@@ -21,7 +21,7 @@
 #include "anomalies.h"
 #include "decode.h"
 #include "encapsulation.h"
-#include "event_writer.h"
+#include "output/event_writer.h"
 #include "flow_table.h"
 #include "fragments.h"
 #include "options.h"

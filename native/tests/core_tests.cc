@@ -10,7 +10,7 @@
 
 #include "../core/block_list.h"
 #include "../core/decode.h"
-#include "../core/event_writer.h"
+#include "../core/output/event_writer.h"
 #include "../core/flow_table.h"
 #include "../core/fragments.h"
 #include "../core/timer_queue.h"

@@ -5,10 +5,10 @@
 #include <array>
 #include <cstdlib>
 
-#include "../core/batch_format.h"
+#include "../core/output/batch_format.h"
 #include "../core/byte_order.h"
 #include "../core/event_kinds.h"
-#include "../core/event_writer.h"
+#include "../core/output/event_writer.h"
 
 namespace tcpsensor {
 

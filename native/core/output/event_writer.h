@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "batch_format.h"
-#include "event_kinds.h"
+#include "../event_kinds.h"
 
 namespace tcpsensor {
 

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "byte_order.h"
-#include "connection.h"
+#include "../byte_order.h"
+#include "../connection.h"
 
 namespace tcpsensor {
 
