@@ -1,6 +1,7 @@
 // Unit tests of the core's data structures, built with the core alone
 // (no libpcap, no N-API). The behaviour tests of Zeek's semantics are the
 // ava suite's, on crafted traces.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,9 @@
 #include "../core/block_list.h"
 #include "../core/decode.h"
 #include "../core/output/event_writer.h"
+#include "../core/output/json_text.h"
+#include "../core/output/text_batch_format.h"
+#include "../core/output/text_renderer.h"
 #include "../core/flow_table.h"
 #include "../core/fragments.h"
 #include "../core/timer_queue.h"
@@ -259,6 +263,144 @@ void udp_sessions_end_and_stay_bounded() {
     CHECK(s.transient(ep(5, 1), ep(2, 4789), false, 1.0).id == s.transient(ep(2, 4789), ep(5, 1), true, 2.0).id);
 }
 
+
+// JSON text as JavaScript writes it; each expected string is what Node's
+// JSON.stringify wrote for the value.
+void json_numbers_as_javascript_writes_them() {
+    const std::pair<double, const char*> cases[] = {
+        {0.0, "0"},
+        {-0.0, "0"},
+        {1.0, "1"},
+        {-1.0, "-1"},
+        {0.10000000000000001, "0.1"},
+        {1.0000000000000000e+21, "1e+21"},
+        {9.9999999999999995e-8, "1e-7"},
+        {9.9999999999999995e-7, "0.000001"},
+        {1.23e-18, "1.23e-18"},
+        {9007199254740992.0, "9007199254740992"},
+        {1.8446744073709552e+19, "18446744073709552000"},
+        {1.5000000000000001e+300, "1.5e+300"},
+        {-2.5e-300, "-2.5e-300"},
+        {4.9406564584124654e-324, "5e-324"},
+        {1.7976931348623157e+308, "1.7976931348623157e+308"},
+        {1700000000.1234560, "1700000000.123456"},
+        {9.5367431640625e-7, "9.5367431640625e-7"},
+        {1.2345678901234568e+20, "123456789012345680000"},
+        {1e20, "100000000000000000000"},
+        {1234.5678, "1234.5678"},
+        {4294967295.9999990, "4294967295.999999"},
+        {std::nan(""), "null"},
+        {HUGE_VAL, "null"},
+        {-HUGE_VAL, "null"},
+    };
+    for (const auto& [v, text] : cases) {
+        char buf[json::kNumberRoom + 1];
+        *json::number(buf, v) = 0;
+        CHECK(std::strcmp(buf, text) == 0);
+        if (std::strcmp(buf, text) != 0) std::fprintf(stderr, "  wrote %s for %s\n", buf, text);
+    }
+    char buf[32];
+    *json::unsigned_number(buf, ~uint64_t{0}) = 0;
+    CHECK(std::strcmp(buf, "18446744073709552000") == 0);
+    *json::unsigned_number(buf, (uint64_t{1} << 53) - 1) = 0;
+    CHECK(std::strcmp(buf, "9007199254740991") == 0);
+    *json::signed_number(buf, -1) = 0;
+    CHECK(std::strcmp(buf, "-1") == 0);
+}
+
+std::string written(char* (*write)(char*, const uint8_t*, size_t), const std::string& bytes) {
+    std::string out(6 * bytes.size() + 8, '\0');
+    char* end = write(out.data(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    out.resize(static_cast<size_t>(end - out.data()));
+    return out;
+}
+
+void json_strings_and_bytes_as_javascript_writes_them() {
+    // Buffer.from([...]).toString('latin1') through JSON.stringify.
+    CHECK(written(json::latin1_string, std::string("a\"b\\\n\x01\x7f\xe9\xff", 9)) == "\"a\\\"b\\\\\\n\\u0001\x7f\xc3\xa9\xc3\xbf\"");
+    CHECK(written(json::base64_string, "") == "\"\"");
+    CHECK(written(json::base64_string, "a") == "\"YQ==\"");
+    CHECK(written(json::base64_string, "ab") == "\"YWI=\"");
+    CHECK(written(json::base64_string, "abc\xff") == "\"YWJj/w==\"");
+    const auto addr = [](std::initializer_list<uint8_t> b) {
+        uint8_t bytes[16] = {};
+        std::copy(b.begin(), b.end(), bytes);
+        char out[json::kAddressRoom + 1];
+        *json::address(out, bytes) = 0;
+        return std::string(out);
+    };
+    CHECK(addr({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1}) == "10.0.0.1");
+    CHECK(addr({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}) == "2001:db8::1");
+    CHECK(addr({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}) == "::1");
+    CHECK(addr({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}) == "::1.2.3.4");
+    CHECK(addr({0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}) == "1:0:1::1:0:1");
+    CHECK(addr({0xfe, 0x80}) == "fe80::");
+    char uid[json::kUidRoom + 1];
+    *json::uid(uid, 0) = 0;
+    CHECK(std::strcmp(uid, "C0") == 0);
+    *json::uid(uid, ~uint64_t{0}) = 0;
+    CHECK(std::strcmp(uid, "CLygHa16AHYF") == 0);
+}
+
+// A batch the event writer made, rendered: one NDJSON line per event,
+// with the connection's identity and record, and a conn.log row.
+void text_renderer_renders_what_the_writer_wrote() {
+    struct Keep : BatchConsumer {
+        std::vector<Batch> batches;
+        void on_batch(Batch b) override { batches.push_back(b); }
+    } keep;
+    EventSet events;
+    events.set(static_cast<size_t>(EventKind::connection_EOF));
+    events.set(static_cast<size_t>(EventKind::connection_state_remove));
+    EventWriter w(events, 64, 1 << 20, &keep);
+    Connection c;
+    const uint8_t a[4] = {10, 0, 0, 1};
+    const uint8_t b[4] = {10, 0, 0, 2};
+    c.side[0] = Endpoint4{IpAddress::from_v4(a), 40000};
+    c.side[1] = Endpoint4{IpAddress::from_v4(b), 80};
+    c.uid = 62;
+    c.start_time = 1.5;
+    c.last_time = 2.0;
+    c.history.assign("Sh");
+    w.begin_group(2.0);
+    w.is_orig_event(EventKind::connection_EOF, c, true);
+    w.conn_event(EventKind::connection_state_remove, c);
+    w.end_group();
+    w.flush();
+    CHECK(keep.batches.size() == 1);
+    if (keep.batches.size() != 1) return;
+    const Batch events_batch = keep.batches[0];
+    const auto text_of = [](const Batch& t) {
+        const uint32_t at = load_le32(t.data + 20);
+        return std::string(reinterpret_cast<const char*>(t.data + at), load_le32(t.data + 24));
+    };
+    const std::string conn =
+        "\"uid\":\"C10\",\"id\":{\"orig_h\":\"10.0.0.1\",\"orig_p\":40000,\"resp_h\":\"10.0.0.2\",\"resp_p\":80},"
+        "\"conn\":{\"history\":\"Sh\",\"orig\":{\"size\":0,\"state\":0,\"num_pkts\":0,\"num_bytes_ip\":0},"
+        "\"resp\":{\"size\":0,\"state\":0,\"num_pkts\":0,\"num_bytes_ip\":0},\"start_time\":1.5,\"duration\":0.5}";
+    TextRenderer ndjson(TextFormat::Ndjson);
+    Batch text;
+    CHECK(ndjson.render(events_batch.data, events_batch.size, &text) == nullptr);
+    CHECK(load_le32(text.data) == text_batch::kMagic && load_le32(text.data + 8) == 2);
+    CHECK(text_of(text) == "{\"ts\":2,\"event\":\"connection_EOF\"," + conn + ",\"is_orig\":true}\n"
+                           "{\"ts\":2,\"event\":\"connection_state_remove\"," + conn + "}\n");
+    release_batch_buffer(text.data, text.capacity);
+
+    TextRenderer rows(TextFormat::ConnLog);
+    CHECK(rows.render(events_batch.data, events_batch.size, &text) == nullptr);
+    CHECK(text_of(text) ==
+          "{\"ts\":1.5,\"uid\":\"C10\",\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":40000,\"id.resp_h\":\"10.0.0.2\","
+          "\"id.resp_p\":80,\"proto\":\"tcp\",\"conn_state\":\"OTH\",\"missed_bytes\":0,\"orig_pkts\":0,"
+          "\"orig_ip_bytes\":0,\"resp_pkts\":0,\"resp_ip_bytes\":0,\"duration\":0.5,\"orig_bytes\":0,"
+          "\"resp_bytes\":0,\"history\":\"Sh\"}\n");
+    release_batch_buffer(text.data, text.capacity);
+
+    // A batch that does not hold together is refused, not read past.
+    std::vector<uint8_t> cut(events_batch.data, events_batch.data + events_batch.size - 8);
+    CHECK(ndjson.render(cut.data(), static_cast<uint32_t>(cut.size()), &text) != nullptr);
+    release_batch_buffer(events_batch.data, events_batch.capacity);
+}
+
 }  // namespace
 
 int main() {
@@ -271,6 +413,9 @@ int main() {
         {"event_writer_batches_end_between_groups", event_writer_batches_end_between_groups},
         {"timer_queue_fires_in_due_order_then_arming_order", timer_queue_fires_in_due_order_then_arming_order},
         {"udp_sessions_end_and_stay_bounded", udp_sessions_end_and_stay_bounded},
+        {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
+        {"json_strings_and_bytes_as_javascript_writes_them", json_strings_and_bytes_as_javascript_writes_them},
+        {"text_renderer_renders_what_the_writer_wrote", text_renderer_renders_what_the_writer_wrote},
     };
     for (const auto& [name, fn] : tests) {
         const int before = failures;
