@@ -25,19 +25,24 @@ interface Identity {
   id: ConnId;
 }
 
-// History strings repeat endlessly ("ShADadFf"); short ones are interned
-// by their bytes.
+// History strings repeat endlessly ("ShADadFf"); short ASCII ones are
+// interned by their bytes (seven bits each, so the key stays exact).
 const histories = new Map<number, string>();
 const MAX_INTERNED = 4096;
 
 function historyAt(bytes: Uint8Array, at: number, len: number): string {
   if (len <= 7) {
     let key = len;
-    for (let i = 0; i < len; i++) key = key * 128 + (bytes[at + i] & 0x7f);
-    let h = histories.get(key);
+    let ascii = true;
+    for (let i = 0; i < len; i++) {
+      const b = bytes[at + i];
+      if (b >= 0x80) ascii = false;
+      key = key * 128 + b;
+    }
+    let h = ascii ? histories.get(key) : undefined;
     if (h === undefined) {
       h = String.fromCharCode(...bytes.subarray(at, at + len));
-      if (histories.size < MAX_INTERNED) histories.set(key, h);
+      if (ascii && histories.size < MAX_INTERNED) histories.set(key, h);
     }
     return h;
   }
