@@ -67,7 +67,7 @@ function split(profile) {
     if (functionName === '(idle)') return 'idle';
     if (url.includes('@nats-io')) return 'NATS client';
     if (url.includes('nats-sink')) return 'sink';
-    if (url.includes('render') || url.includes('conn-log')) return 'rendering';
+    if (url.includes('/text.') || url.includes('conn-log')) return 'rendering';
     if (url.includes('/dist/') || url.includes('/bench/')) return 'sensor';
     return null;
   };

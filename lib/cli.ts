@@ -9,7 +9,7 @@ import { ConnLog } from './conn-log';
 import { open } from './index';
 import { binding } from './native';
 import { natsSink, NatsSink, NatsSinkStats } from './nats-sink';
-import { eventJson } from './render';
+import { eventJson } from './text';
 import type { Sensor, SensorStats } from './sensor';
 import { serveMetrics } from './metrics';
 

@@ -26,6 +26,8 @@ export interface NativeConfig {
   maxReassemblyBytes?: number;
   maxFragmentBytes?: number;
   seed?: number;
+  /** Text batches instead of event batches: NDJSON events, or conn.log rows. */
+  output?: 'ndjson' | 'conn';
   /** Event kind ids to raise. */
   events: number[];
   /** Zeek's tunables, under Zeek's names. */
@@ -46,7 +48,7 @@ export interface SensorStats {
   eventsDroppedByQueue: number;
   /** Live capture: the batches those events were in. */
   batchesDroppedByQueue: number;
-  /** Bytes of batches waiting for the reader now. */
+  /** Bytes of batches waiting for the reader (or for rendering, with `output`) now. */
   queuedBytes: number;
   /** The most bytes of batches that waited for the reader at once. */
   queuedBytesPeak: number;
@@ -120,8 +122,9 @@ export type NativeRecord =
 export interface NativeSensor {
   start(): void;
   /**
-   * A batch, false when records wait in takeRecords(), null at the end, or
-   * a promise of any of them; throws coded errors.
+   * A batch (a text batch with `output`), false when records wait in
+   * takeRecords(), null at the end, or a promise of any of them; throws
+   * coded errors.
    */
   read(): ArrayBuffer | false | null | Promise<ArrayBuffer | false | null>;
   takeRecords(): NativeRecord[];
@@ -141,11 +144,44 @@ export interface NativeEventKind {
   inDefault: boolean;
 }
 
+/** Renders event batches of one stream into text batches (native/core/output/text_renderer.h). */
+export interface NativeTextRenderer {
+  /** A text batch for the event batch; throws ERR_BATCH_FORMAT for one that does not hold together. */
+  render(batch: ArrayBuffer): ArrayBuffer;
+}
+
+export interface NativeField {
+  name: string;
+  /** Only there when the batch says so (TSval, TSecr; conn.log's duration, history...). */
+  optional: boolean;
+}
+
+/** native/core/output/event_fields.h: every event's fields and each shape's arguments, in order. */
+export interface NativeEventFields {
+  /** ts, event, uid, id, conn */
+  event: string[];
+  id: string[];
+  conn: string[];
+  endpoint: string[];
+  /** The arguments of each ArgShape (index = shape). */
+  arguments: NativeField[][];
+  synPacket: NativeField[];
+  /** kind, length, then data when the option is not decoded. */
+  optionEntry: string[];
+  decodedOptions: { kind: number; fields: NativeField[] }[];
+  connLog: NativeField[];
+}
+
 interface Binding {
   Sensor: new (config: NativeConfig) => NativeSensor;
+  TextRenderer: new (format: 'ndjson' | 'conn') => NativeTextRenderer;
   eventKinds: NativeEventKind[];
+  eventFields: NativeEventFields;
+  /** The numbers as the text renderer writes them, one a line (for the tests). */
+  jsonNumbers(values: Float64Array): string;
   anomalies: string[];
   batchVersion: number;
+  textBatchVersion: number;
   libpcapVersion: string;
 }
 

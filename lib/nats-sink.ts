@@ -32,7 +32,7 @@ import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
 // under a path TypeScript's classic resolution cannot follow.
 import type { Msg, NatsConnection, Status } from '@nats-io/nats-core';
 import { TcpsensorError } from './errors';
-import type { TextBatch } from './render';
+import type { TextBatch } from './text';
 import type { SinkContext, TextSink } from './sink';
 
 /** Options of natsSink(). Durations are in seconds, as the sensor's own. */

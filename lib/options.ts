@@ -8,7 +8,9 @@
  * native/core/options.h holds the same set with the same defaults.
  */
 import type { NativeConfig } from './native';
+import { CONN_LOG_EVENTS } from './conn-log';
 import { EVENT_KINDS, EVENT_NAMES, EventName, isEventName } from './events';
+import type { TextFormat } from './text';
 
 export interface FileSource {
   /** A pcap or pcapng file. */
@@ -154,6 +156,14 @@ export interface SensorOptions extends TunableOptions {
    * memory). Off by default.
    */
   statsInterval?: number;
+  /**
+   * Render text in C++ instead of delivering event objects: 'ndjson' (one
+   * event a line, byte arguments in base64) or 'conn' (Zeek's conn.log
+   * rows; the events default to, and must include, connection_state_remove
+   * and content_gap). Read it with sensor.textBatches(); such a sensor has
+   * no event iterator.
+   */
+  output?: TextFormat;
   /** Aborting it closes the sensor; iteration then throws an AbortError. */
   signal?: AbortSignal;
 }
@@ -171,6 +181,7 @@ const OPTION_KEYS = new Set<string>([
   'checksums',
   'statsInterval',
   'workers',
+  'output',
   'signal',
 ]);
 
@@ -226,7 +237,16 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
   const hasIface = source.interface !== undefined;
   if (hasFile === hasIface) throw new TypeError('source needs exactly one of file and interface');
 
-  const config: NativeConfig = { events: resolveEvents(opts.events) };
+  const config: NativeConfig = { events: resolveEvents(opts.output === 'conn' && opts.events === undefined ? [...CONN_LOG_EVENTS] : opts.events) };
+  if (opts.output !== undefined) {
+    if (opts.output !== 'ndjson' && opts.output !== 'conn') throw new RangeError("output must be 'ndjson' or 'conn'");
+    if (opts.output === 'conn') {
+      for (const name of CONN_LOG_EVENTS) {
+        if (!config.events.includes(EVENT_KINDS[name].id)) throw new RangeError(`output: 'conn' needs the event ${name}`);
+      }
+    }
+    config.output = opts.output;
+  }
   if (hasFile) {
     config.file = checkString('file', source.file);
     for (const live of ['snaplen', 'promiscuous', 'bufferSize', 'immediate']) {

@@ -14,6 +14,7 @@ import { parseUid } from './format';
 import { pipe, PipeOptions, TextSink } from './sink';
 import { binding, CaptureInfo, NativeConfig, NativeRecord, NativeSensor, SensorStats } from './native';
 import { StatsRecord, statsRecord } from './stats';
+import { TextBatch, TextFormat, textBatchOf } from './text';
 
 export type ContentsDirection = 'none' | 'orig' | 'resp' | 'both';
 const DIRECTIONS: Record<ContentsDirection, number> = { none: 0, orig: 1, resp: 2, both: 3 };
@@ -42,6 +43,8 @@ export interface SensorEventMap {
 export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterable<TcpEvent> {
   #native: NativeSensor | null;
   #live: boolean;
+  /** Set when the sensor renders text (the `output` option): then it has textBatches() and no events. */
+  #output: TextFormat | undefined;
   #batchesRead = 0;
   #records: NativeRecord[] = [];
   #lastStatsRecord: { stats: SensorStats; ts: number } | undefined;
@@ -62,6 +65,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     super();
     this.#live = config.interface !== undefined;
     this.#tagWorker = (config.workers ?? 1) > 1;
+    this.#output = config.output;
     if (signal?.aborted) throw abortError(signal.reason);
     try {
       this.#native = new (binding().Sensor)(config);
@@ -93,7 +97,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
    * consume a capture. Single consumer, like the per-event iterator.
    */
   async *batches(): AsyncGenerator<TcpEvent[], void, undefined> {
-    this.#claim();
+    this.#claim('events');
     try {
       for (;;) {
         const reader = await this.#nextBatch();
@@ -119,8 +123,29 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     return pipe(this, sink, options);
   }
 
+  /**
+   * The rendered text of a sensor opened with `output: 'ndjson' | 'conn'`:
+   * batches of NDJSON lines (events) or conn.log rows, rendered in C++ off
+   * the JavaScript thread. Single consumer; such a sensor has no event
+   * iterator (ERR_OUTPUT_MODE). Stats records and warnings are emitted in
+   * stream order, between the batches, as with events.
+   */
+  async *textBatches(): AsyncGenerator<TextBatch, void, undefined> {
+    this.#claim('text');
+    try {
+      for (;;) {
+        const buffer = await this.#nextBuffer();
+        if (buffer === null) return;
+        const batch = textBatchOf(buffer);
+        if (batch.ends.length > 0) yield batch;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<TcpEvent> {
-    this.#claim();
+    this.#claim('events');
     let reader: BatchReader | null = null;
     let untilCheck = CHECK_EVERY;
     const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
@@ -237,7 +262,13 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     return dir;
   }
 
-  #claim(): void {
+  #claim(wanted: 'events' | 'text'): void {
+    if (wanted === 'text' && this.#output === undefined) {
+      throw new TcpsensorError('ERR_OUTPUT_MODE', "textBatches() needs a sensor opened with output: 'ndjson' or 'conn'");
+    }
+    if (wanted === 'events' && this.#output !== undefined) {
+      throw new TcpsensorError('ERR_OUTPUT_MODE', `this sensor renders text (output: '${this.#output}'): read it with textBatches()`);
+    }
     if (this.#iterating) throw new TcpsensorError('ERR_ALREADY_ITERATING', 'a sensor has one consumer; it is already being iterated');
     this.#throwIfAborted();
     if (!this.#native && !this.#ended) throw new TcpsensorError('ERR_CLOSED', 'the sensor is closed');
@@ -254,6 +285,17 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
   }
 
   async #nextBatch(): Promise<BatchReader | null> {
+    for (;;) {
+      const buffer = await this.#nextBuffer();
+      if (buffer === null) return null;
+      const reader = new BatchReader(buffer, this.#identities, this.#tagWorker);
+      if (reader.count > 0) return reader;
+    }
+  }
+
+  // The next batch buffer of the addon (event or text batch), with the
+  // side records before it emitted; null at the end.
+  async #nextBuffer(): Promise<ArrayBuffer | null> {
     for (;;) {
       this.#throwIfAborted();
       const native = this.#native;
@@ -288,8 +330,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
       // when the merge passes their step) go before this batch's events.
       if (this.#native) this.#emitRecords(this.#native, false);
       this.#batchesRead++;
-      const reader = new BatchReader(buffer, this.#identities, this.#tagWorker);
-      if (reader.count > 0) return reader;
+      return buffer;
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import { ConnLog } from './conn-log';
 import type { TcpEvent } from './events';
-import { renderEvents, textBatch, TextBatch, TextFormat } from './render';
+import { renderEvents, textBatch, TextBatch, TextFormat } from './text';
 import type { Sensor } from './sensor';
 import type { StatsRecord } from './stats';
 

@@ -17,8 +17,12 @@
 #include <vector>
 
 #include "../core/anomalies.h"
-#include "../core/output/batch_format.h"
 #include "../core/event_kinds.h"
+#include "../core/output/batch_format.h"
+#include "../core/output/event_fields.h"
+#include "../core/output/json_text.h"
+#include "../core/output/text_batch_format.h"
+#include "../core/output/text_renderer.h"
 #include "capture_worker.h"
 
 namespace tcpsensor {
@@ -60,6 +64,12 @@ void port_set(const Napi::Object& o, const char* key, std::bitset<N>* out) {
     }
 }
 
+TextFormat text_format(const std::string& name) {
+    if (name == "ndjson") return TextFormat::Ndjson;
+    if (name == "conn") return TextFormat::ConnLog;
+    return TextFormat::None;
+}
+
 WorkerConfig read_config(const Napi::Object& c) {
     WorkerConfig w;
     Options& o = w.options;
@@ -76,6 +86,7 @@ WorkerConfig read_config(const Napi::Object& c) {
     w.stats_interval = num(c, "statsInterval", 0);
     w.seed = static_cast<uint64_t>(num(c, "seed", 0));
     w.workers = static_cast<uint32_t>(num(c, "workers", 1));
+    w.text_format = text_format(str(c, "output"));
 
     o.tcp_SYN_timeout = num(c, "tcp_SYN_timeout", o.tcp_SYN_timeout);
     o.tcp_session_timer = num(c, "tcp_session_timer", o.tcp_session_timer);
@@ -508,13 +519,132 @@ private:
     bool hooked_ = false;
 };
 
+// The text renderer on its own, over event batches given to it: how the
+// tests hold the native text against the JavaScript rendering of the same
+// batch, crafted batches included. One object renders one stream.
+class TextRendererObject : public Napi::ObjectWrap<TextRendererObject> {
+public:
+    static Napi::Function Define(Napi::Env env) {
+        return DefineClass(env, "TextRenderer", {InstanceMethod<&TextRendererObject::render>("render")});
+    }
+
+    explicit TextRendererObject(const Napi::CallbackInfo& info)
+        : Napi::ObjectWrap<TextRendererObject>(info),
+          renderer_(text_format(info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "")) {
+        if (renderer_.format() == TextFormat::None)
+            Napi::TypeError::New(info.Env(), "TextRenderer(format): 'ndjson' or 'conn'").ThrowAsJavaScriptException();
+    }
+
+private:
+    // render(batch: ArrayBuffer) -> ArrayBuffer (a text batch)
+    Napi::Value render(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
+            Napi::TypeError::New(env, "render(batch): an ArrayBuffer").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        Napi::ArrayBuffer in = info[0].As<Napi::ArrayBuffer>();
+        if (in.ByteLength() > UINT32_MAX) {
+            coded_error(env, "ERR_BATCH_FORMAT", "batch too large").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        Batch text;
+        const char* error =
+            renderer_.render(static_cast<const uint8_t*>(in.Data()), static_cast<uint32_t>(in.ByteLength()), &text);
+        if (error) {
+            coded_error(env, "ERR_BATCH_FORMAT", error).ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        return State::to_array_buffer(env, text);
+    }
+
+    TextRenderer renderer_;
+};
+
 }  // namespace tcpsensor
 
 namespace {
 
+using namespace tcpsensor;
+
+Napi::Array names(Napi::Env env, const std::string_view* first, size_t count) {
+    Napi::Array a = Napi::Array::New(env, count);
+    for (uint32_t i = 0; i < count; ++i) a.Set(i, Napi::String::New(env, std::string(first[i])));
+    return a;
+}
+
+Napi::Array field_list(Napi::Env env, fields::FieldList list) {
+    Napi::Array a = Napi::Array::New(env, list.count);
+    uint32_t i = 0;
+    for (const fields::Field& f : list) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("name", Napi::String::New(env, std::string(f.name)));
+        o.Set("optional", Napi::Boolean::New(env, f.present_if != fields::kAlways));
+        a.Set(i++, o);
+    }
+    return a;
+}
+
+// event_fields.h, for the tests that hold lib/batch.ts's objects to it.
+Napi::Object event_fields(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("event", names(env, std::begin(fields::kEvent), std::size(fields::kEvent)));
+    o.Set("id", names(env, std::begin(fields::kId), std::size(fields::kId)));
+    o.Set("conn", names(env, std::begin(fields::kConn), std::size(fields::kConn)));
+    o.Set("endpoint", names(env, std::begin(fields::kEndpoint), std::size(fields::kEndpoint)));
+    Napi::Array shapes = Napi::Array::New(env);
+    for (int s = 0; s <= static_cast<int>(fields::kLastShape); ++s)
+        shapes.Set(static_cast<uint32_t>(s), field_list(env, fields::arguments(static_cast<ArgShape>(s))));
+    o.Set("arguments", shapes);
+    o.Set("synPacket", field_list(env, fields::list(fields::kSynPacket)));
+    o.Set("optionEntry", names(env, std::begin(fields::kOptionEntry), std::size(fields::kOptionEntry)));
+    Napi::Array decoded = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const auto& d : fields::kDecodedOptions) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("kind", Napi::Number::New(env, d.kind));
+        e.Set("fields", field_list(env, d.fields));
+        decoded.Set(i++, e);
+    }
+    o.Set("decodedOptions", decoded);
+    Napi::Array conn_log = Napi::Array::New(env);
+    i = 0;
+    for (const auto& c : fields::kConnLog) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("name", Napi::String::New(env, std::string(c.name)));
+        e.Set("optional", Napi::Boolean::New(env, c.when != fields::When::Always));
+        conn_log.Set(i++, e);
+    }
+    o.Set("connLog", conn_log);
+    return o;
+}
+
+// jsonNumbers(values: Float64Array) -> string: the numbers as the text
+// renderer writes them, one a line, for the tests to hold against
+// JavaScript's own.
+Napi::Value json_numbers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+        Napi::TypeError::New(env, "jsonNumbers(values): a Float64Array").ThrowAsJavaScriptException();
+        return env.Undefined();
+    }
+    Napi::Float64Array values = info[0].As<Napi::Float64Array>();
+    std::string out(values.ElementLength() * (json::kNumberRoom + 1), '\0');
+    char* p = out.data();
+    for (size_t i = 0; i < values.ElementLength(); ++i) {
+        p = json::number(p, values[i]);
+        *p++ = '\n';
+    }
+    out.resize(static_cast<size_t>(p - out.data()));
+    return Napi::String::New(env, out);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-    using namespace tcpsensor;
     exports.Set("Sensor", Sensor::Define(env));
+    exports.Set("TextRenderer", TextRendererObject::Define(env));
+    exports.Set("eventFields", event_fields(env));
+    exports.Set("jsonNumbers", Napi::Function::New(env, json_numbers, "jsonNumbers"));
     Napi::Array kinds = Napi::Array::New(env);
     uint32_t i = 0;
     for (const auto& k : kEventKinds) {
@@ -531,6 +661,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     for (uint32_t a = 0; a < kAnomalyCount; ++a) anomalies.Set(a, Napi::String::New(env, std::string(kAnomalyNames[a])));
     exports.Set("anomalies", anomalies);
     exports.Set("batchVersion", Napi::Number::New(env, batch::kVersion));
+    exports.Set("textBatchVersion", Napi::Number::New(env, text_batch::kVersion));
     exports.Set("libpcapVersion", Napi::String::New(env, libpcap_version()));
     return exports;
 }

@@ -20,7 +20,7 @@ struct CaptureWorker::Lane {
     Engine* engine = nullptr;
     const PacketSource* source = nullptr;
     std::deque<Entry> queue;
-    uint32_t batches = 0;  // batches (not step ends) in the queue
+    uint32_t batches = 0;  // batches (not step ends) queued and not yet taken by the reader (rendered or not)
     WorkerStats stats;     // as last published by the lane's thread
     std::deque<PendingCommand> commands;
     std::atomic<bool> commands_waiting{false};
@@ -37,6 +37,16 @@ std::unique_ptr<CaptureWorker> CaptureWorker::open(const WorkerConfig& config, C
 CaptureWorker::CaptureWorker(const WorkerConfig& config, uint32_t lanes, bool ordered)
     : config_(config), ordered_(ordered) {
     for (uint32_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(this, i));
+    if (config_.text_format != TextFormat::None) {
+        RenderStage::Hooks hooks;
+        hooks.next = [this](Batch* out, uint32_t* lane) { return next_for_render(out, lane); };
+        hooks.rendered = [this](uint32_t events_size, uint32_t text_size) { rendered(events_size, text_size); };
+        hooks.ready = [this] {
+            if (notify_) notify_();
+        };
+        hooks.failed = [this](const char* why, uint32_t events_size, uint32_t lane) { render_failed(why, events_size, lane); };
+        render_ = std::make_unique<RenderStage>(config_.text_format, config_.high_water, std::move(hooks));
+    }
 }
 
 CaptureWorker::~CaptureWorker() {
@@ -53,6 +63,7 @@ void CaptureWorker::attach(uint32_t lane, Engine* engine, const PacketSource* so
 
 void CaptureWorker::start(std::function<void()> notify) {
     notify_ = std::move(notify);
+    if (render_) render_->start();
     launch();
 }
 
@@ -102,7 +113,7 @@ void CaptureWorker::deliver(uint32_t lane_index, Batch batch, uint64_t step) {
     queued_bytes_ += batch.size;
     if (queued_bytes_ > queued_bytes_peak_) queued_bytes_peak_ = queued_bytes_;
     lock.unlock();
-    if (notify_) notify_();
+    queued();
 }
 
 void CaptureWorker::step_done(uint32_t lane, uint64_t step) {
@@ -110,19 +121,29 @@ void CaptureWorker::step_done(uint32_t lane, uint64_t step) {
         std::lock_guard<std::mutex> lock(mu_);
         lanes_[lane]->queue.push_back(Entry{Batch{}, arrivals_++, step});
     }
-    if (notify_) notify_();
+    queued();
 }
 
-bool CaptureWorker::pop_next(Batch* out) {
+void CaptureWorker::queued() {
+    if (render_)
+        ready_.notify_one();
+    else if (notify_)
+        notify_();
+}
+
+bool CaptureWorker::pop_next(Batch* out, uint32_t* lane_index) {
     if (!ordered_) {
         Lane* first = nullptr;
-        for (auto& lane : lanes_)
-            if (!lane->queue.empty() && (!first || lane->queue.front().arrival < first->queue.front().arrival))
-                first = lane.get();
+        for (uint32_t i = 0; i < lanes_.size(); ++i) {
+            Lane* lane = lanes_[i].get();
+            if (!lane->queue.empty() && (!first || lane->queue.front().arrival < first->queue.front().arrival)) {
+                first = lane;
+                *lane_index = i;
+            }
+        }
         if (!first) return false;
         *out = first->queue.front().batch;
         first->queue.pop_front();
-        --first->batches;
         return true;
     }
     // Step by step, lane by lane: each lane ends each step with a marker.
@@ -132,8 +153,8 @@ bool CaptureWorker::pop_next(Batch* out) {
         const Entry e = lane.queue.front();
         lane.queue.pop_front();
         if (e.batch.data) {
-            --lane.batches;
             *out = e.batch;
+            *lane_index = cursor_lane_;
             return true;
         }
         if (++cursor_lane_ == lanes_.size()) {
@@ -145,15 +166,65 @@ bool CaptureWorker::pop_next(Batch* out) {
 }
 
 bool CaptureWorker::take(Batch* out) {
+    uint32_t lane = 0;
+    // With a render stage, the batch left the queue already (for
+    // rendering); the reader takes its text.
+    if (render_ && !render_->take(out, &lane)) return false;
     {
         std::lock_guard<std::mutex> lock(mu_);
-        if (!pop_next(out)) return false;
-        ++batches_taken_;
+        if (!render_) {
+            if (!pop_next(out, &lane)) return false;
+            ++batches_taken_;
+        }
+        --lanes_[lane]->batches;
         --queued_batches_;
         queued_bytes_ -= out->size;
     }
     space_.notify_all();
     return true;
+}
+
+// On the render stage's thread: it takes the batches in stream order, as
+// the reader would; they stay counted as queued (in their lane too) until
+// their text is taken.
+bool CaptureWorker::next_for_render(Batch* out, uint32_t* lane) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+        if (abort_.load()) return false;
+        if (pop_next(out, lane)) {
+            ++batches_taken_;
+            const bool records = records_pending_.load();
+            lock.unlock();
+            // Records the merge released on the way (placed before this
+            // batch): the reader may be waiting for them.
+            if (records && notify_) notify_();
+            return true;
+        }
+        if (lanes_done_) return false;
+        ready_.wait(lock);
+    }
+}
+
+void CaptureWorker::rendered(uint32_t events_size, uint32_t text_size) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued_bytes_ = queued_bytes_ - events_size + text_size;
+    if (queued_bytes_ > queued_bytes_peak_) queued_bytes_peak_ = queued_bytes_;
+}
+
+// The engine wrote a batch the renderer cannot read: the stream ends with
+// the error, after what was rendered before it.
+void CaptureWorker::render_failed(const char* why, uint32_t events_size, uint32_t lane) {
+    fail(CaptureError{"ERR_BATCH_FORMAT", why});
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        --lanes_[lane]->batches;
+        --queued_batches_;
+        queued_bytes_ -= events_size;
+        abort_.store(true);
+    }
+    space_.notify_all();
+    ready_.notify_all();
+    interrupt();
 }
 
 // ---------------------------------------------------------------------------
@@ -360,6 +431,15 @@ CaptureError CaptureWorker::error() const {
 }
 
 void CaptureWorker::finished() {
+    if (render_) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            lanes_done_ = true;
+        }
+        ready_.notify_all();
+        // The stream ends once its last batch is rendered.
+        render_->drain();
+    }
     ended_.store(true);
     // Requests that came too late are answered as not done.
     for (uint32_t i = 0; i < lanes_.size(); ++i) run_commands(i, nullptr);
@@ -376,7 +456,9 @@ void CaptureWorker::close() {
         std::lock_guard<std::mutex> lock(mu_);
         abort_.store(true);
         space_.notify_all();
+        ready_.notify_all();
     }
+    if (render_) render_->abort();
     interrupt();
     join();
     // Answers what is still waiting, as not done.

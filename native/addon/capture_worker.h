@@ -15,6 +15,12 @@
 // Backpressure: reading a file, a lane waits while `high_water` of its
 // batches are queued, so nothing is ever lost. Live, it never waits: a
 // batch that finds the queue full is dropped and its events counted.
+//
+// With a text format, the render stage (render_stage.h) is the one that
+// takes the batches from the queue, in stream order, and the reader takes
+// the text batches rendered from them. A batch counts as queued until the
+// reader takes its text, so the live bound and drops, and the place of
+// side records in the stream, are exactly as without the stage.
 #pragma once
 
 #include <atomic>
@@ -30,6 +36,7 @@
 
 #include "../capture/packet_source.h"
 #include "../core/engine.h"
+#include "render_stage.h"
 
 namespace tcpsensor {
 
@@ -53,6 +60,8 @@ struct WorkerConfig {
     // Network-time seconds between stats records (0: none).
     double stats_interval = 0;
     uint64_t seed = 0;
+    // What the reader gets: event batches, or text batches rendered from them.
+    TextFormat text_format = TextFormat::None;
 };
 
 struct WorkerStats {
@@ -180,15 +189,26 @@ private:
         Attempt attempt;
         std::shared_ptr<struct CommandResult> result;
     };
-    bool pop_next(Batch* out);  // with mu_ held
+    // The next batch in stream order and the lane it came from (with mu_
+    // held); the lane's count of batches is the caller's to lower.
+    bool pop_next(Batch* out, uint32_t* lane);
+    // A batch (or the end of a step) is in a lane's queue.
+    void queued();
+    // The render stage's side of the queue.
+    bool next_for_render(Batch* out, uint32_t* lane);
+    void rendered(uint32_t events_size, uint32_t text_size);
+    void render_failed(const char* why, uint32_t events_size, uint32_t lane);
     void release_step_records(uint64_t step);  // with mu_ held
     void add_record(SideRecord record);
     void fill_totals(WorkerStats* out) const;  // with mu_ held
 
     std::function<void()> notify_;
     bool ordered_;
+    std::unique_ptr<RenderStage> render_;
     mutable std::mutex mu_;
     std::condition_variable space_;
+    std::condition_variable ready_;  // the render stage waits here for batches
+    bool lanes_done_ = false;         // every lane has delivered its last batch
     std::vector<std::unique_ptr<Lane>> lanes_;
     uint64_t arrivals_ = 0;
     uint64_t batches_taken_ = 0;
