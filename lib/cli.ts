@@ -5,11 +5,9 @@
  * lists the flags (lib/cli-args.ts).
  */
 import { Args, helpText, parseCommandLine, UsageError } from './cli-args';
-import { ConnLog } from './conn-log';
 import { open } from './index';
 import { binding } from './native';
 import { natsSink, NatsSink, NatsSinkStats } from './nats-sink';
-import { eventJson } from './text';
 import type { Sensor, SensorStats } from './sensor';
 import { serveMetrics } from './metrics';
 
@@ -105,7 +103,9 @@ async function main(): Promise<number> {
   process.on('SIGTERM', stop);
 
   try {
-    sensor = open(args.source, args.statsInterval ? { ...args.options, statsInterval: args.statsInterval } : args.options);
+    // The lines are rendered in C++ (lib/text.ts), off this thread.
+    const options = { ...args.options, output: args.format };
+    sensor = open(args.source, args.statsInterval ? { ...options, statsInterval: args.statsInterval } : options);
   } catch (err) {
     // open() checks the option values (--events, --set) before anything
     // is opened: what it refuses is bad input too.
@@ -162,33 +162,20 @@ async function main(): Promise<number> {
     }
   });
 
-  // Stats records go into the stream where they fall.
-  let pending = '';
+  // Stats records go into the stream where they fall: the sensor emits one
+  // once every batch before it has been handed out, and so written.
   sensor.on('stats', (record) => {
-    pending += JSON.stringify(record) + '\n';
+    if (!closedOutput) process.stdout.write(JSON.stringify(record) + '\n');
   });
 
-  const connLog = args.format === 'conn' ? new ConnLog() : undefined;
   let status = 0;
   try {
-    for await (const batch of sensor.batches()) {
-      let text = pending;
-      pending = '';
-      for (const ev of batch) {
-        if (connLog) {
-          const row = connLog.add(ev);
-          if (row) text += JSON.stringify(row) + '\n';
-        } else {
-          text += eventJson(ev) + '\n';
-        }
-      }
+    for await (const batch of sensor.textBatches()) {
       if (closedOutput) break;
-      await write(text);
+      await write(batch.text);
     }
-    if (!closedOutput && pending) await write(pending);
   } catch (err) {
     if (closedOutput) return 0;
-    if (pending) await write(pending);
     process.stderr.write(`tcpsensor: ${(err as Error).message}\n`);
     status = 1;
   }
@@ -196,8 +183,8 @@ async function main(): Promise<number> {
   return status;
 }
 
-async function write(text: string): Promise<void> {
-  if (!text || process.stdout.write(text)) return;
+async function write(text: Buffer): Promise<void> {
+  if (process.stdout.write(text)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       process.stdout.off('drain', done);

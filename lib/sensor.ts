@@ -87,6 +87,11 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     return this.#live;
   }
 
+  /** The text the sensor renders (the `output` option), or undefined for event objects. */
+  get output(): TextFormat | undefined {
+    return this.#output;
+  }
+
   /** True once the stream has ended or the sensor was closed. */
   get closed(): boolean {
     return this.#native === null;

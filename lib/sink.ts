@@ -4,7 +4,6 @@
  * one, for the API and the CLI alike.
  */
 import { ConnLog } from './conn-log';
-import type { TcpEvent } from './events';
 import { renderEvents, textBatch, TextBatch, TextFormat } from './text';
 import type { Sensor } from './sensor';
 import type { StatsRecord } from './stats';
@@ -37,17 +36,31 @@ export interface TextSink<Result> {
 /** Options of `sensor.pipeTo()`. */
 export interface PipeOptions {
   /**
-   * 'ndjson' (default): one line per event. 'conn': one conn.log row per
-   * finished connection (open the sensor with at least CONN_LOG_EVENTS).
+   * 'ndjson': one line per event. 'conn': one conn.log row per finished
+   * connection (open the sensor with at least CONN_LOG_EVENTS). Defaults to
+   * the sensor's `output`, else 'ndjson'. A sensor opened with `output`
+   * renders its text in C++ and can only be piped in that format; one
+   * without is rendered here, in JavaScript.
    */
   format?: TextFormat;
 }
 
+// An event sensor's batches, rendered in JavaScript.
+async function* rendered(sensor: Sensor, format: TextFormat): AsyncGenerator<TextBatch, void, undefined> {
+  const connLog = new ConnLog();
+  for await (const events of sensor.batches()) {
+    const batch = renderEvents(events, format, connLog);
+    if (batch.ends.length > 0) yield batch;
+  }
+}
+
 /** @internal the body of Sensor.pipeTo */
 export async function pipe<Result>(sensor: Sensor, sink: TextSink<Result>, options: PipeOptions = {}): Promise<Result> {
-  const format = options.format ?? 'ndjson';
+  const format = options.format ?? sensor.output ?? 'ndjson';
   if (format !== 'ndjson' && format !== 'conn') throw new RangeError("format must be 'ndjson' or 'conn'");
-  const connLog = new ConnLog();
+  if (sensor.output !== undefined && sensor.output !== format) {
+    throw new RangeError(`the sensor renders '${sensor.output}' (its output option); it cannot be piped as '${format}'`);
+  }
   // Stats records are emitted while the next batch is fetched; they go out
   // before it, where they fall in the stream, as lines named 'stats'.
   const records: TextBatch[] = [];
@@ -56,12 +69,12 @@ export async function pipe<Result>(sensor: Sensor, sink: TextSink<Result>, optio
     for (const r of records.splice(0)) await sink.write(r);
   };
   sensor.on('stats', onStats);
-  const batches = sensor.batches();
+  const batches = sensor.output !== undefined ? sensor.textBatches() : rendered(sensor, format);
   let sensorError: { error: unknown } | undefined;
   try {
     sink.start?.({ live: sensor.live });
     for (;;) {
-      let next: IteratorResult<TcpEvent[]>;
+      let next: IteratorResult<TextBatch>;
       try {
         next = await batches.next();
       } catch (error) {
@@ -71,8 +84,7 @@ export async function pipe<Result>(sensor: Sensor, sink: TextSink<Result>, optio
       }
       await writeRecords();
       if (next.done) break;
-      const batch = renderEvents(next.value, format, connLog);
-      if (batch.ends.length > 0) await sink.write(batch);
+      await sink.write(next.value);
     }
     await writeRecords();
     const result = await sink.end();

@@ -692,3 +692,22 @@ live(`live text: a stalled reader makes the capture drop whole batches, every ev
   t.true(stats.batchesDroppedByQueue > 0);
   t.is(lines + stats.eventsDroppedByQueue, stats.events);
 });
+
+test('pipeTo: a text sensor hands its native batches to the sink, the same lines as an event sensor rendered in JavaScript', async (t) => {
+  const file = manyConnections({ connections: 500 }).writer.write(scratch('text-pipe.pcap'));
+  const collect = () => {
+    const batches = [];
+    return { batches, write: (b) => void batches.push({ text: Buffer.from(b.text), ends: [...b.ends], names: [...b.names] }), end: async () => batches.length, abort: () => {} };
+  };
+  for (const format of ['ndjson', 'conn']) {
+    const native = collect();
+    const sensor = open({ file }, { output: format, statsInterval: 1 });
+    t.is(sensor.output, format);
+    await sensor.pipeTo(native);
+    const js = collect();
+    await open({ file }, { statsInterval: 1, ...(format === 'conn' ? { events: [...CONN_LOG_EVENTS] } : {}) }).pipeTo(js, { format });
+    t.true(same(t, joined(native.batches), joined(js.batches), `pipeTo, ${format}`));
+    t.true(native.batches.some((b) => b.names[0] === 'stats'));
+  }
+  await t.throwsAsync(() => open({ file }, { output: 'conn' }).pipeTo(collect(), { format: 'ndjson' }), { instanceOf: RangeError });
+});
