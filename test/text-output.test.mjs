@@ -448,6 +448,14 @@ test('numbers: the renderer writes every double as JavaScript does', (t) => {
   for (let e = -330; e <= 310; e++) values.push(10 ** e, -(10 ** e), 1.5 * 10 ** e, 10 ** e * (1 + Number.EPSILON), 2 ** (e % 1075));
   for (let i = 0; i < 200_000; i++) values.push(r.f64());
   for (let i = 0; i < 50_000; i++) values.push(r.int(2 ** 32) * 2 ** 21 + r.int(2 ** 21), r.int(1e9) / 1e6 + 1e9, r.int(1e6) / 1e6, -r.int(1e6));
+  // Whole microseconds (and tenths, hundredths...) at every magnitude up to
+  // 2^53 microseconds, where the spacing of doubles passes a microsecond.
+  for (let k = -20; k <= 34; k++) {
+    for (let i = 0; i < 2000; i++) {
+      const us = Math.round(2 ** k * 1e6) + r.int(2e6) - 1e6;
+      values.push(us / 1e6, Math.round(us / 10 ** r.int(7)) / 10 ** (6 - r.int(7)), (us + 0.5) / 1e6);
+    }
+  }
   const native = binding().jsonNumbers(Float64Array.from(values)).split('\n');
   native.pop();
   t.is(native.length, values.length);

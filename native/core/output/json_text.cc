@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace tcpsensor::json {
 
@@ -52,6 +53,41 @@ char* dotted(char* out, const uint8_t* four) {
     return out;
 }
 
+// Microsecond timestamps (pcap's resolution) are most of the doubles
+// written. When v is the double nearest a whole number N of microseconds,
+// N's decimal digits read back as v; and when the spacing of doubles at v
+// is finer than N's last digit, no shorter decimal reads back as v (one is
+// off by at least that digit's worth), nor does another of as many digits.
+// Those digits are then exactly what JavaScript writes.
+char* microseconds(char* out, double v) {
+    // From 1e-6 (the plain form's lower end) to 2^53 microseconds.
+    if (!(v >= 1e-6 && v < 9007199254.740992)) return nullptr;
+    const auto n = static_cast<uint64_t>(v * 1e6 + 0.5);
+    if (static_cast<double>(n) / 1e6 != v) return nullptr;
+    uint64_t fraction = n % 1000000;
+    if (fraction == 0) return nullptr;
+    int places = 6;
+    while (fraction % 10 == 0) {
+        fraction /= 10;
+        --places;
+    }
+    // The spacing at v, 2^(e-52) for v in [2^e, 2^(e+1)), is finer than
+    // 10^-places up to these e.
+    static constexpr int kFinestExponent[] = {52, 48, 45, 42, 38, 35, 32};
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    const int exponent = static_cast<int>((bits >> 52) & 0x7FF) - 1023;
+    if (exponent > kFinestExponent[places]) return nullptr;
+    out = std::to_chars(out, out + 20, n / 1000000).ptr;
+    *out++ = '.';
+    char* end = out + places;
+    for (char* p = end; p > out;) {
+        *--p = static_cast<char>('0' + fraction % 10);
+        fraction /= 10;
+    }
+    return end;
+}
+
 }  // namespace
 
 char* number(char* out, double v) {
@@ -66,6 +102,7 @@ char* number(char* out, double v) {
         const auto i = static_cast<int64_t>(v);
         if (static_cast<double>(i) == v) return exact_integer(out, i);
     }
+    if (char* end = microseconds(out, v)) return end;
     // The shortest digits that read back as v (as ECMAScript's
     // Number::toString asks: fewest digits, then the closest), in
     // scientific form "-d.ddde-XX"; then JavaScript's layout of them.

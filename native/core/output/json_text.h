@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace tcpsensor::json {
@@ -25,8 +26,8 @@ constexpr size_t latin1_room(size_t bytes) { return 2 + 6 * bytes; }
 constexpr size_t base64_room(size_t bytes) { return 2 + 4 * ((bytes + 2) / 3); }
 
 inline char* copy(char* out, std::string_view s) {
-    for (char c : s) *out++ = c;
-    return out;
+    std::memcpy(out, s.data(), s.size());
+    return out + s.size();
 }
 
 // `"name":`

@@ -43,12 +43,21 @@ const EventKindInfo* kind_info(uint8_t id) {
 constexpr uint32_t kIdentitySlots = 8192;
 
 // Room for an event line but its history and arguments: the longest
-// numbers, addresses and uid with their keys fit several times over.
+// numbers, addresses and uid with their keys, and the fixed arguments of
+// every shape, fit with room to spare.
 constexpr size_t kLineRoom = 1024;
-// Room per byte of an event's arguments: a byte of text escapes to at most
-// six, of bytes to 4/3 in base64, and an option entry of four bytes writes
-// fewer than 32.
-constexpr size_t kArgumentRoom = 8;
+
+// Room for the arguments of a record of `length` bytes: a byte of text
+// escapes to at most six, bytes take 4/3 in base64, and a tcp_options
+// entry of four bytes writes fewer than 32.
+size_t argument_room(ArgShape shape, uint32_t length) {
+    switch (shape) {
+        case ArgShape::WriteFailure:
+        case ArgShape::Weird: return 6 * size_t{length};
+        case ArgShape::Options: return 8 * size_t{length};
+        default: return 2 * size_t{length};
+    }
+}
 
 // Zeek's EndpointState values (lib/events.ts EndpointState).
 enum : uint8_t { kInactive = 0, kSynSent = 1, kSynAckSent = 2, kPartial = 3, kEstablished = 4, kClosed = 5, kReset = 6 };
@@ -143,7 +152,7 @@ struct TextRenderer::Snapshot {
 };
 
 TextRenderer::TextRenderer(TextFormat format) : format_(format) {
-    if (format_ == TextFormat::Ndjson) identities_.resize(kIdentitySlots, CachedIdentity{});
+    if (format_ == TextFormat::Ndjson) identities_.reset(new CachedIdentity[kIdentitySlots]());
 }
 
 // ---------------------------------------------------------------------------
@@ -219,8 +228,8 @@ const char* TextRenderer::render(const uint8_t* data, uint32_t size, Batch* text
     ends_at_ = text_batch::kHeaderSize;
     kinds_at_ = ends_at_ + 4 * max_lines;
     text_at_ = align8(kinds_at_ + max_lines);
-    // NDJSON takes about twice the bytes of the events' records.
-    out_ = acquire_batch_buffer(text_at_ + 2 * size + 4096, &capacity_);
+    // Batches of a stream are alike: room for what the last one grew to.
+    out_ = acquire_batch_buffer(text_at_ + static_cast<uint32_t>(expansion_ * size) + 4096, &capacity_);
     used_ = text_at_;
 
     for (uint32_t at = batch::kHeaderSize; at < size && !error_;) {
@@ -270,6 +279,7 @@ const char* TextRenderer::render(const uint8_t* data, uint32_t size, Batch* text
     store_le<uint32_t>(out_ + 20, text_at_);
     store_le<uint32_t>(out_ + 24, used_ - text_at_);
     store_le<uint32_t>(out_ + 28, 0);
+    expansion_ = 1.125 * (used_ - text_at_) / size;
     *text = Batch{out_, used_, capacity_, lines_};
     out_ = nullptr;
     return nullptr;
@@ -331,10 +341,20 @@ void TextRenderer::event_line(uint8_t kind, const uint8_t* record, uint32_t leng
     const EventKindInfo& info = *kind_info(kind);
     Snapshot s;
     if (!resolve(load_le32(record + 16), &s)) return;
-    char* p = room(kLineRoom + 6 * size_t{s.history_length} + kArgumentRoom * length);
+    char* p = room(kLineRoom + 6 * size_t{s.history_length} + argument_room(info.shape, length));
     *p++ = '{';
     p = json::key(p, fields::kEvent[0]);
-    p = json::number(p, le_f64(record + 8));
+    // The events of one packet share its time.
+    const uint64_t ts = le64(record + 8);
+    if (!ts_valid_ || ts != ts_bits_) {
+        double v;
+        std::memcpy(&v, &ts, sizeof v);
+        ts_length_ = static_cast<uint8_t>(json::number(ts_text_, v) - ts_text_);
+        ts_bits_ = ts;
+        ts_valid_ = true;
+    }
+    std::memcpy(p, ts_text_, ts_length_);
+    p += ts_length_;
     *p++ = ',';
     p = json::key(p, fields::kEvent[1]);
     p = json::plain_string(p, info.name);

@@ -12,9 +12,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "event_writer.h"
+#include "json_text.h"
 
 namespace tcpsensor {
 
@@ -82,7 +84,10 @@ private:
     }
 
     TextFormat format_;
-    std::vector<CachedIdentity> identities_;
+    // Bytes of text per byte of events in the last batch (with a margin):
+    // how large the next text buffer is taken.
+    double expansion_ = 2.0;
+    std::unique_ptr<CachedIdentity[]> identities_;
     GapTotals gaps_;
 
     // The batch being rendered, and the engine (worker) that wrote it:
@@ -104,6 +109,11 @@ private:
     uint32_t last_snapshot_ = 0;
     uint32_t shared_at_ = 0;
     uint32_t shared_length_ = 0;
+    // The last event time written, as written.
+    uint64_t ts_bits_ = 0;
+    bool ts_valid_ = false;
+    uint8_t ts_length_ = 0;
+    char ts_text_[32];
 };
 
 }  // namespace tcpsensor
