@@ -10,7 +10,7 @@
 import type { NativeConfig } from './native';
 import { CONN_LOG_EVENTS } from './conn-log';
 import { EVENT_KINDS, EVENT_NAMES, EventName, isEventName } from './events';
-import type { TextFormat } from './text';
+import { TEXT_FORMATS, TextFormat } from './text';
 
 export interface FileSource {
   /** A pcap or pcapng file. */
@@ -239,13 +239,13 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
 
   const config: NativeConfig = { events: resolveEvents(opts.output === 'conn' && opts.events === undefined ? [...CONN_LOG_EVENTS] : opts.events) };
   if (opts.output !== undefined) {
-    if (opts.output !== 'ndjson' && opts.output !== 'conn') throw new RangeError("output must be 'ndjson' or 'conn'");
+    if (!TEXT_FORMATS.includes(opts.output as TextFormat)) throw new RangeError("output must be 'ndjson' or 'conn'");
     if (opts.output === 'conn') {
       for (const name of CONN_LOG_EVENTS) {
         if (!config.events.includes(EVENT_KINDS[name].id)) throw new RangeError(`output: 'conn' needs the event ${name}`);
       }
     }
-    config.output = opts.output;
+    config.output = opts.output as TextFormat;
   }
   if (hasFile) {
     config.file = checkString('file', source.file);

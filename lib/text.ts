@@ -55,7 +55,7 @@ export function eventJson(ev: TcpEvent): string {
  * every batch of a stream (it carries content gaps over to the rows).
  */
 export function renderEvents(events: Iterable<TcpEvent>, format: TextFormat, connLog: ConnLog = new ConnLog()): TextBatch {
-  if (format !== 'ndjson' && format !== 'conn') throw new RangeError("format must be 'ndjson' or 'conn'");
+  if (!TEXT_FORMATS.includes(format)) throw new RangeError("format must be 'ndjson' or 'conn'");
   const lines: string[] = [];
   const names: string[] = [];
   for (const ev of events) {

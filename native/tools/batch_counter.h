@@ -1,14 +1,19 @@
 // Counts the events of finished batches by kind: what the native benchmark
-// driver and the native tests consume batches with.
+// driver and the native tests consume batches with. It can render each
+// batch as text too, and count or print the text.
 #pragma once
 
 #include <array>
+#include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "../core/output/batch_format.h"
 #include "../core/byte_order.h"
 #include "../core/event_kinds.h"
 #include "../core/output/event_writer.h"
+#include "../core/output/text_batch_format.h"
+#include "../core/output/text_renderer.h"
 
 namespace tcpsensor {
 
@@ -18,6 +23,13 @@ public:
     uint64_t batches = 0;
     uint64_t bytes = 0;
 
+    uint64_t text_bytes = 0;
+
+    void render(TextFormat format, bool print) {
+        renderer_ = std::make_unique<TextRenderer>(format);
+        print_ = print;
+    }
+
     void on_batch(Batch b) override {
         ++batches;
         bytes += b.size;
@@ -26,8 +38,23 @@ public:
             if (tag >= 1 && tag <= kMaxEventKind) ++by_kind[tag];
             at += load_le32(b.data + at + 4);
         }
+        if (renderer_) {
+            Batch text;
+            if (const char* error = renderer_->render(b.data, b.size, &text)) {
+                std::fprintf(stderr, "render: %s\n", error);
+                std::abort();
+            }
+            const uint32_t length = load_le32(text.data + 24);
+            text_bytes += length;
+            if (print_) std::fwrite(text.data + load_le32(text.data + 20), 1, length, stdout);
+            release_batch_buffer(text.data, text.capacity);
+        }
         release_batch_buffer(b.data, b.capacity);
     }
+
+private:
+    std::unique_ptr<TextRenderer> renderer_;
+    bool print_ = false;
 };
 
 }  // namespace tcpsensor

@@ -1,8 +1,12 @@
 // The engine without JavaScript: reads a capture file and counts the
 // events it raises, per kind. Used by the benchmark to measure the native
-// core alone (and handy when profiling it).
+// core alone (and handy when profiling it). With --text, every batch is
+// also rendered (on the same thread, after the engine) as the CLI's
+// NDJSON or conn.log rows, and the text is counted, or written to
+// standard output with --print.
 //
 //   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C] [--workers N]
+//                    [--text ndjson|conn [--print]]
 //
 // --workers N shards the capture as the addon does (a dispatcher decodes,
 // N engines analyse), run one after another on this thread: the events
@@ -59,8 +63,19 @@ int main(int argc, char** argv) {
     }
     Options options;
     uint32_t workers = 0;
+    TextFormat text = TextFormat::None;
+    bool print = false;
     for (int i = 2; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "-C")) {
+        if (!std::strcmp(argv[i], "--text") && i + 1 < argc) {
+            ++i;
+            text = !std::strcmp(argv[i], "ndjson") ? TextFormat::Ndjson : !std::strcmp(argv[i], "conn") ? TextFormat::ConnLog : TextFormat::None;
+            if (text == TextFormat::None) {
+                std::fprintf(stderr, "--text takes ndjson or conn\n");
+                return 2;
+            }
+        } else if (!std::strcmp(argv[i], "--print")) {
+            print = true;
+        } else if (!std::strcmp(argv[i], "-C")) {
             options.ignore_checksums = true;
         } else if (!std::strcmp(argv[i], "--contents-all")) {
             options.tcp_content_deliver_all_orig = options.tcp_content_deliver_all_resp = true;
@@ -84,6 +99,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     BatchCounter counter;
+    if (text != TextFormat::None) counter.render(text, print);
     const auto start = std::chrono::steady_clock::now();
     PacketView batch[64];
     uint64_t packets = 0;
@@ -139,14 +155,17 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t total = 0;
     for (const auto& k : kEventKinds) {
-        if (counter.by_kind[k.id]) std::printf("%.*s %llu\n", static_cast<int>(k.name.size()), k.name.data(),
-                                               static_cast<unsigned long long>(counter.by_kind[k.id]));
+        if (counter.by_kind[k.id])
+            std::fprintf(print ? stderr : stdout, "%.*s %llu\n", static_cast<int>(k.name.size()), k.name.data(),
+                         static_cast<unsigned long long>(counter.by_kind[k.id]));
         total += counter.by_kind[k.id];
     }
-    std::printf("# packets %llu events %llu seconds %.3f packets_per_second %.0f connections %llu",
-                static_cast<unsigned long long>(packets), static_cast<unsigned long long>(total), secs,
-                static_cast<double>(packets) / (secs > 0 ? secs : 1), static_cast<unsigned long long>(connections));
-    if (workers) std::printf(" dispatch_seconds %.3f", dispatch_seconds);
-    std::printf("\n");
+    std::FILE* report = print ? stderr : stdout;
+    std::fprintf(report, "# packets %llu events %llu seconds %.3f packets_per_second %.0f connections %llu",
+                 static_cast<unsigned long long>(packets), static_cast<unsigned long long>(total), secs,
+                 static_cast<double>(packets) / (secs > 0 ? secs : 1), static_cast<unsigned long long>(connections));
+    if (workers) std::fprintf(report, " dispatch_seconds %.3f", dispatch_seconds);
+    if (text != TextFormat::None) std::fprintf(report, " text_bytes %llu", static_cast<unsigned long long>(counter.text_bytes));
+    std::fprintf(report, "\n");
     return error.set() ? 1 : 0;
 }
