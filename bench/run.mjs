@@ -27,6 +27,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]
   --hostile-full          the hostile run at full size: 100,000 connections x 1 MiB (100 GB)
   --hostile-conns N       connections of the hostile run (default 100000)
   --hostile-bytes N       bytes above the hole per connection (default ${512 * 1024}; quick ${32 * 1024})
+  --compare-cli FILE      also measure another checkout's CLI (its dist/cli.js) beside ours on bulk-400k (before/after)
   --label TEXT            title of the RESULTS.md section (e.g. "baseline before optimization")
   --no-record             do not append to bench/RESULTS.md
   --nats-only             only the NATS JetStream sink's measurements (needs nats-server)
@@ -34,7 +35,7 @@ const USAGE = `usage: npm run bench [-- OPTIONS]
 environment: TCPSENSOR_BENCH_INPUTS (default ../shared/bench), TCPSENSOR_CONFORMANCE (default ../shared/conformance)`;
 
 function parseArgs(argv) {
-  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false };
+  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false, compareCli: null };
   for (let i = 0; i < argv.length; i++) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -54,6 +55,7 @@ function parseArgs(argv) {
       case '--no-record': a.record = false; break;
       case '--nats-only': a.natsOnly = true; break;
       case '--work': a.work = path.resolve(next()); break;
+      case '--compare-cli': a.compareCli = path.resolve(next()); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0);
       default: throw new Error(`unknown argument '${argv[i]}'\n${USAGE}`);
     }
@@ -157,6 +159,7 @@ function run(cmd, cmdArgs) {
   const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
   const [file, argv] = timeBin ? [timeBin, ['-f', '@@rss %M', cmd, ...cmdArgs]] : [cmd, cmdArgs];
   return new Promise((resolve, reject) => {
+    const start = performance.now();
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -180,7 +183,7 @@ function run(cmd, cmdArgs) {
         return '';
       });
       stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');
-      const r = { code: code ?? -1, signal, stdout, stderr, rssKB };
+      const r = { code: code ?? -1, signal, stdout, stderr, rssKB, wallSeconds: (performance.now() - start) / 1000 };
       if (r.code !== 0) log(`   ${path.basename(cmd)} failed (${signal ?? code}): ${stderr.trim().slice(0, 400)}`);
       resolve(r);
     });
@@ -229,14 +232,17 @@ async function native(file, { events = 'default', contents = false, ignoreChecks
   };
 }
 
-/** The CLI writing NDJSON (or `extra` formats) to /dev/null: wall time of the whole process. */
-async function cli(file, extra = [], packets = 0) {
-  const quoted = [CLI, '-r', file, ...extra].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const start = performance.now();
+/**
+ * The CLI (ours, or `cliPath`: another checkout's) writing NDJSON (or what
+ * `extra` asks for) to /dev/null, timed as a user sees it: the whole
+ * process, Node's start-up included. `packets` is the trace's count (the
+ * CLI does not print it).
+ */
+async function cli(file, extra = [], packets = 0, cliPath = CLI) {
+  const quoted = [cliPath, '-r', file, ...extra].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   const r = await run('sh', ['-c', `exec "${process.execPath}" ${quoted} > /dev/null`]);
-  const seconds = (performance.now() - start) / 1000;
   if (r.code !== 0) return null;
-  return { packets, seconds, packetsPerSecond: packets / seconds, rssKB: r.rssKB };
+  return { packets, seconds: r.wallSeconds, packetsPerSecond: packets / r.wallSeconds, rssKB: r.rssKB };
 }
 
 /** The full stack: bench/js-read.mjs in its own process. */
@@ -245,7 +251,7 @@ async function full(files, options = {}) {
   const r = await run(process.execPath, [JS_READ, JSON.stringify({ files: list, options })]);
   if (r.code !== 0) return null;
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
-  return { ...out, rssKB: r.rssKB };
+  return { ...out, rssKB: r.rssKB, processSeconds: r.wallSeconds };
 }
 
 async function nodePcap(file) {
@@ -451,17 +457,27 @@ async function main() {
     return true;
   }
 
-  // -- 1. The bulk trace: floor, native, full stack, node_pcap; the correctness gate.
-  const B = await step(`bulk-400k: floor, native, full stack, node_pcap (best of ${BIG_ROUNDS}, interleaved)`, () =>
-    interleaved(BIG_ROUNDS, {
+  // -- 1. The bulk trace: floor, native, full stack, the CLI, node_pcap; the correctness gate.
+  const B = await step(`bulk-400k: floor, native, full stack, CLI, node_pcap (best of ${BIG_ROUNDS}, interleaved)`, async () => {
+    // An untimed read warms the page cache and counts the packets (which
+    // the CLI does not print).
+    const bulkPackets = (await floor(T.bulk.file))?.packets ?? NaN;
+    const compare = args.compareCli;
+    return interleaved(BIG_ROUNDS, {
       floor: () => floor(T.bulk.file),
       nativeDefault: () => native(T.bulk.file),
       nativeAll: () => native(T.bulk.file, { events: 'all', contents: true }),
       fullDefault: () => full(T.bulk.file),
       fullAll: () => full(T.bulk.file, { events: 'all', ...CONTENTS_ALL }),
+      cliNdjson: () => cli(T.bulk.file, [], bulkPackets),
+      cliConn: () => cli(T.bulk.file, ['--format', 'conn'], bulkPackets),
+      ...(compare ? {
+        compareNdjson: { run: () => cli(T.bulk.file, [], bulkPackets, compare), rounds: 1 },
+        compareConn: { run: () => cli(T.bulk.file, ['--format', 'conn'], bulkPackets, compare), rounds: 1 },
+      } : {}),
       ...(havePcap ? { nodePcap: { run: () => nodePcap(T.bulk.file), rounds: 1 } } : {}),
-    }, [T.bulk.file]),
-  );
+    });
+  });
   const fl = B.floor;
   const vs = (x) => (x && fl ? pct(x.packetsPerSecond / fl.packetsPerSecond) : 'n/a');
   const res = (x, withEvents = false) =>
@@ -475,6 +491,18 @@ async function main() {
   const gap = Math.max(worstGap(B.fullDefault)?.maxGapMs ?? Infinity, worstGap(B.fullAll)?.maxGapMs ?? Infinity);
   row('event loop: longest gap of a 10 ms setInterval during the read (worst run)', 'bulk-400k',
     `default events ${ms(B.fullDefault)}; all events ${ms(B.fullAll)}`, '', '≤ 50 ms', met(gap <= 50));
+  // The CLI against for await, both timed as whole processes (Node's
+  // start-up included), and against the floor.
+  const cliVsLoop = B.cliNdjson && B.fullDefault ? B.cliNdjson.seconds / B.fullDefault.processSeconds : Infinity;
+  row('CLI → NDJSON on /dev/null, default events (whole process)', 'bulk-400k',
+    `${res(B.cliNdjson)}; for await, whole process: ${B.fullDefault ? `${secs(B.fullDefault.processSeconds)} s` : 'n/a'} (CLI / for await ${cliVsLoop.toFixed(2)})`,
+    vs(B.cliNdjson), '≥ 45% of floor; ≤ 1.10 × for await', met(share(B.cliNdjson) >= 0.45 && cliVsLoop <= 1.1));
+  row('CLI → conn.log rows on /dev/null (--format conn, whole process)', 'bulk-400k', res(B.cliConn), vs(B.cliConn));
+  if (args.compareCli) {
+    const before = (x, now) => (x ? `${res(x)}; this checkout ${now ? `${(x.seconds / now.seconds).toFixed(1)}× faster` : 'n/a'}` : 'FAILED');
+    row(`compared CLI (${args.compareCli}) → NDJSON on /dev/null, default events`, 'bulk-400k', before(B.compareNdjson, B.cliNdjson), vs(B.compareNdjson));
+    row(`compared CLI (${args.compareCli}) → conn.log rows on /dev/null`, 'bulk-400k', before(B.compareConn, B.cliConn), vs(B.compareConn));
+  }
   const gn = checkCounts('native', B.nativeAll?.counts);
   const gf = checkCounts('full stack', B.fullAll?.counts);
   row('correctness gate: per-type counts = Zeek (all events + contents)', 'bulk-400k', `native: ${gn.text}; full stack: ${gf.text}`, '', 'equal', gn.ok && gf.ok ? 'pass' : '**FAIL**');
