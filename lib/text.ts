@@ -16,6 +16,7 @@ import { ArgShape, EVENT_KINDS, EVENT_NAME_BY_ID, TcpEvent } from './events';
 /** 'ndjson': one event a line; 'conn': one conn.log row per finished connection. */
 export type TextFormat = 'ndjson' | 'conn';
 
+/** Every TextFormat, for checking one given at run time. */
 export const TEXT_FORMATS: readonly TextFormat[] = ['ndjson', 'conn'];
 
 /** One batch of rendered lines. */
