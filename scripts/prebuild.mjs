@@ -1,5 +1,5 @@
 // Prebuilt binaries: prebuilds/linux-<arch>/tcpsensor.glibc.node, one per
-// architecture (N-API: one binary serves every Node.js version), made by
+// architecture (N-API 8: one binary serves Node.js 18 and later), made by
 // prebuildify driving node-gyp over binding.gyp.
 //
 //   npm run prebuild                      linux-x64 and linux-arm64
