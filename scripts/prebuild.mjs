@@ -71,7 +71,8 @@ function envFor(arch) {
   // among it, whose arc4random would need glibc 2.36. libgcc stays shared
   // (libgcc_s.so.1): its static unwinder calls _dl_find_object (glibc 2.35).
   const ldflags = ['-static-libstdc++', '-Wl,--gc-sections', '-Wl,--exclude-libs,ALL'];
-  const env = { ...process.env, ...nodedirEnv() };
+  // JOBS: node-gyp's parallel make; the machines have 2 cores.
+  const env = { JOBS: '2', ...process.env, ...nodedirEnv() };
   if (arch !== hostArch()) {
     const tools = TARGETS[arch].tools;
     Object.assign(env, { CC: `${tools}gcc`, CXX: `${tools}g++`, LINK: `${tools}g++`, AR: `${tools}ar` });
