@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_SINK_CONNECT'
   | 'ERR_SINK_STREAM'
   | 'ERR_SINK_PUBLISH'
+  | 'ERR_LIBPCAP_MISSING'
   | 'ABORT_ERR';
 
 /** An error of tcpsensor's, with a stable code to tell the cases apart (as Node's own errors have). */
@@ -38,6 +39,7 @@ export class TcpsensorError extends Error {
 
 /** Re-types an error thrown by the addon (an Error carrying `code`). */
 export function fromNative(err: unknown): Error {
+  if (err instanceof TcpsensorError) return err;
   if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') {
     return new TcpsensorError((err as unknown as { code: ErrorCode }).code, err.message);
   }

@@ -3,6 +3,7 @@
  * else in lib/ builds on these declarations.
  */
 import path from 'node:path';
+import { TcpsensorError } from './errors';
 // node-gyp-build ships no types: its one export loads the addon of a
 // package directory (build/Release first, then prebuilds/).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -189,6 +190,42 @@ let loaded: Binding | undefined;
 
 /** The addon, loaded on first use (so importing the package is cheap). */
 export function binding(): Binding {
-  loaded ??= load(path.join(__dirname, '..')) as Binding;
+  if (!loaded) {
+    try {
+      loaded = load(path.join(__dirname, '..')) as Binding;
+    } catch (err) {
+      throw libpcapMissing(err) ?? err;
+    }
+  }
   return loaded;
+}
+
+// The loader's own words when the addon's libpcap is not there: glibc's
+// "libpcap.so.0.8: cannot open shared object file" or macOS's "Library not
+// loaded: /usr/lib/libpcap.A.dylib". Other load failures (a glibc too old,
+// a binary of another architecture) pass through as they are.
+const MISSING_LIBPCAP = /(libpcap[\w.+-]*\.so[\w.]*): cannot open shared object file|Library not loaded: \S*(libpcap[\w.+-]*\.dylib)/;
+
+/** A coded error naming the package to install, if `err` is a missing libpcap. */
+export function libpcapMissing(err: unknown): TcpsensorError | null {
+  const match = err instanceof Error ? MISSING_LIBPCAP.exec(err.message) : null;
+  if (!match) return null;
+  const library = match[1] ?? match[2];
+  const lines = [
+    `libpcap, which tcpsensor needs, is not installed (${library} could not be loaded). Install it:`,
+    '  Debian, Ubuntu:  apt-get install libpcap0.8',
+    '  RHEL, Fedora:    dnf install libpcap',
+    '  Alpine:          apk add libpcap',
+    '  macOS:           libpcap ships with the OS (or: brew install libpcap)',
+  ];
+  if (library === 'libpcap.so.0.8') {
+    // Debian's soname. Other distributions call it libpcap.so.1, which a
+    // binary linked on Debian (the prebuilt ones are) does not look for.
+    lines.push(
+      'libpcap.so.0.8 is the name Debian and Ubuntu give libpcap. Where it is libpcap.so.1 (RHEL, Fedora,',
+      'Alpine), build tcpsensor from source instead: install libpcap-devel (RHEL, Fedora) or libpcap-dev',
+      '(Alpine), a C++ compiler and make, then run: npm rebuild tcpsensor --build-from-source',
+    );
+  }
+  return new TcpsensorError('ERR_LIBPCAP_MISSING', lines.join('\n'), { cause: err });
 }
