@@ -12,7 +12,7 @@ export * from './events';
 export { TcpsensorError, TcpsensorWarning } from './errors';
 export type { ErrorCode, WarningCode, ChecksumOffloadDetail } from './errors';
 export type { StatsRecord } from './stats';
-export type { FileSource, InterfaceSource, Source, SensorOptions, TunableOptions } from './options';
+export type { FileSource, InterfaceSource, Source, SensorOptions, TunableOptions, Tunable, TunableKind } from './options';
 export { TUNABLES, parseZeekSetting } from './options';
 export { Sensor } from './sensor';
 export type { SensorStats, ContentsDirection, SensorEventMap } from './sensor';

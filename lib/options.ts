@@ -12,6 +12,7 @@ import { CONN_LOG_EVENTS } from './conn-log';
 import { EVENT_KINDS, EVENT_NAMES, EventName, isEventName } from './events';
 import { TEXT_FORMATS, TextFormat } from './text';
 
+/** A capture file to read. */
 export interface FileSource {
   /** A pcap or pcapng file. */
   file: string;
@@ -19,9 +20,11 @@ export interface FileSource {
   filter?: string;
 }
 
+/** A network interface to capture on (root, or CAP_NET_RAW). */
 export interface InterfaceSource {
   /** A network interface to capture on. */
   interface: string;
+  /** A BPF filter applied in the kernel. */
   filter?: string;
   /** Bytes captured per packet (default 262144). */
   snaplen?: number;
@@ -40,46 +43,83 @@ export interface InterfaceSource {
   immediate?: boolean;
 }
 
+/** Where packets come from: a file or an interface. */
 export type Source = FileSource | InterfaceSource;
 
-type TunableKind = 'interval' | 'count' | 'bool' | 'ports';
+/** What kind of value a tunable takes. */
+export type TunableKind = 'interval' | 'count' | 'bool' | 'ports';
 
-interface Tunable {
+/** One of Zeek's tunables: its option name, its Zeek name, its kind of value. */
+export interface Tunable {
+  /** The option's name in {@link TunableOptions}. */
   option: keyof TunableOptions;
+  /** Zeek's name (what `--set` takes). */
   zeek: string;
+  /** Seconds, a count, a boolean or a set of ports. */
   kind: TunableKind;
+  /** The largest value allowed, where Zeek's own range is smaller than a count's. */
   max?: number;
 }
 
-/** Zeek's tunables, camelCased. Intervals are seconds. */
+/**
+ * Zeek's tunables, camelCased, with Zeek's defaults (its script constants
+ * of the same names, scripts/base/init-bare.zeek). Intervals are seconds of
+ * network time. The CLI takes each by its Zeek name: `--set tcp_attempt_delay=1`.
+ */
 export interface TunableOptions {
+  /** tcp_SYN_timeout: when to first look whether a new connection has gone stale, after its first packet (default 5). */
   tcpSYNTimeout?: number;
+  /** tcp_session_timer: after that, how often to look again; and after a close, how long to wait for more activity before looking (default 6). */
   tcpSessionTimer?: number;
+  /** tcp_connection_linger: a closed connection quiet this long is inactive; reused sooner, it is a premature_connection_reuse (default 5). */
   tcpConnectionLinger?: number;
+  /** tcp_attempt_delay: how long a SYN may go unanswered before connection_attempt (default 5). */
   tcpAttemptDelay?: number;
+  /** tcp_close_delay: how long a connection closed by both sides is kept before removal (default 5). */
   tcpCloseDelay?: number;
+  /** tcp_reset_delay: how long a reset connection is kept before removal (default 5). */
   tcpResetDelay?: number;
+  /** tcp_partial_close_delay: how long a side that closed first may wait for the other before connection_partial_close (default 3). */
   tcpPartialCloseDelay?: number;
+  /** tcp_inactivity_timeout: an established connection quiet this long is timed out (default 300; interactive services get Conn::port_inactivity_timeouts). */
   tcpInactivityTimeout?: number;
+  /** udp_inactivity_timeout: a new TCP connection's inactivity timeout until its handshake ends, and an idle UDP tunnel flow's lifetime (default 60). */
   udpInactivityTimeout?: number;
+  /** tcp_storm_thresh: FINs or RSTs from one side past which a storm is a weird (default 1000). */
   tcpStormThresh?: number;
+  /** tcp_storm_interarrival_thresh: the most seconds between storm packets (default 1). */
   tcpStormInterarrivalThresh?: number;
+  /** tcp_max_initial_window: the most data plausibly sent before any ack; beyond it, the peer's acks are taken to be missing (default 16384). */
   tcpMaxInitialWindow?: number;
+  /** tcp_max_above_hole_without_any_acks: with the peer's acks missing, bytes held above a hole before the hole is taken as lost (default 16384). */
   tcpMaxAboveHoleWithoutAnyAcks?: number;
+  /** tcp_excessive_data_without_further_acks: bytes held with none of them acked before reassembly gives up on the connection (default 10 MiB). */
   tcpExcessiveDataWithoutFurtherAcks?: number;
+  /** tcp_max_old_segments: acknowledged segments kept to tell retransmitted bytes from the first ones (rexmit_inconsistency; default 0). */
   tcpMaxOldSegments?: number;
+  /** tcp_content_deliver_all_orig: tcp_contents for every originator side (default false). */
   contentDeliverAllOrig?: boolean;
+  /** tcp_content_deliver_all_resp: tcp_contents for every responder side (default false). */
   contentDeliverAllResp?: boolean;
+  /** tcp_content_delivery_ports_orig: tcp_contents for the originator side of connections to these responder ports (default none). */
   contentDeliveryPortsOrig?: readonly number[];
+  /** tcp_content_delivery_ports_resp: tcp_contents for the responder side of connections to these responder ports (default none). */
   contentDeliveryPortsResp?: readonly number[];
+  /** ignore_checksums: analyse packets with bad checksums (Zeek's -C; default false). */
   ignoreChecksums?: boolean;
+  /** likely_server_ports: ports that make their side the responder when the first packet is not a SYN (default none, as Zeek without its protocol analyzers). */
   likelyServerPorts?: readonly number[];
+  /** frag_timeout: seconds an incomplete IP datagram's fragments are kept (default 300). */
   fragTimeout?: number;
+  /** Weird::sampling_threshold: weirds of one name per connection reported before sampling starts (default 25). */
   weirdSamplingThreshold?: number;
+  /** Weird::sampling_rate: after the threshold, one weird in this many is reported (default 1000). */
   weirdSamplingRate?: number;
+  /** Weird::sampling_duration: seconds after which a connection's weird counts start over (default 600). */
   weirdSamplingDuration?: number;
 }
 
+/** Every tunable, once: option name, Zeek name, kind. */
 export const TUNABLES: readonly Tunable[] = [
   { option: 'tcpSYNTimeout', zeek: 'tcp_SYN_timeout', kind: 'interval' },
   { option: 'tcpSessionTimer', zeek: 'tcp_session_timer', kind: 'interval' },
@@ -109,6 +149,7 @@ export const TUNABLES: readonly Tunable[] = [
   { option: 'weirdSamplingDuration', zeek: 'weird_sampling_duration', kind: 'interval' },
 ];
 
+/** What open() takes beside the source: Zeek's tunables, event selection, our own bounds and batching. */
 export interface SensorOptions extends TunableOptions {
   /** Events to raise: names, or 'all' (default: all but the per-packet ones). */
   events?: readonly EventName[] | 'all';

@@ -16,6 +16,7 @@ import { binding, CaptureInfo, NativeConfig, NativeRecord, NativeSensor, SensorS
 import { StatsRecord, statsRecord } from './stats';
 import { TextBatch, TextFormat, textBatchOf } from './text';
 
+/** Which side(s) of a connection a contents file records (Zeek's CONTENTS_NONE/ORIG/RESP/BOTH). */
 export type ContentsDirection = 'none' | 'orig' | 'resp' | 'both';
 const DIRECTIONS: Record<ContentsDirection, number> = { none: 0, orig: 1, resp: 2, both: 3 };
 
@@ -36,10 +37,18 @@ const CHECK_EVERY = 256;
  * came before them, before those that came after.
  */
 export interface SensorEventMap {
+  /** A condition of the capture as a whole (checksum offload). */
   warning: [warning: TcpsensorWarning];
+  /** A periodic statistics record (with `statsInterval`). */
   stats: [record: StatsRecord];
 }
 
+/**
+ * A running capture: an async iterable of Zeek's TCP events (made by
+ * open()). One consumer: the event iterator, batches(), textBatches() or
+ * pipeTo(). `break` out of the loop, close() or an aborted signal stop it at
+ * once; stop() ends it as Zeek ends at termination.
+ */
 export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterable<TcpEvent> {
   #native: NativeSensor | null;
   #live: boolean;
@@ -149,6 +158,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     }
   }
 
+  /** The events, one at a time, in stream order. */
   [Symbol.asyncIterator](): AsyncIterator<TcpEvent> {
     this.#claim('events');
     let reader: BatchReader | null = null;
@@ -221,6 +231,7 @@ export class Sensor extends EventEmitter<SensorEventMap> implements AsyncIterabl
     return this.#native?.info() ?? null;
   }
 
+  /** The counters now (and after close, as the capture left them). Throws ERR_CLOSED on a sensor closed before it ran. */
   stats(): SensorStats {
     if (!this.#native) {
       if (this.#lastStats) return this.#lastStats;
