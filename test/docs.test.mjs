@@ -16,3 +16,15 @@ test('every exported name has a doc comment (TypeDoc, warnings as errors)', (t) 
   t.is(r.status, 0, warnings.join('\n'));
   t.deepEqual(warnings, []);
 });
+
+test('the README lists every event, and shows the CLI help as it is', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { EVENT_NAMES, TUNABLES } = await import('../dist/index.mjs');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  for (const name of EVENT_NAMES) t.regex(readme, new RegExp(`^\\| \`${name}\` \\|`, 'm'), name);
+  for (const { option } of TUNABLES) t.true(readme.includes(`\`${option}\``), option);
+  const help = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), '--help'], { encoding: 'utf8' }).stdout;
+  t.true(readme.includes('```\n' + help + '```'), 'the README shows `tcpsensor --help` verbatim');
+  // Users have the repository, nothing beside it.
+  t.false(/\.\.\/shared/.test(readme));
+});
