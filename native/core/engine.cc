@@ -409,7 +409,7 @@ void Engine::add_timer(Connection& c, TimerKind kind, double due) {
 void Engine::set_inactivity_timeout(Connection& c, double timeout) {
     if (timeout == c.inactivity_timeout) return;
     ++c.inactivity_epoch;
-    if (timeout) add_timer(c, TimerKind::Inactivity, c.last_time + timeout);
+    if (timeout != 0) add_timer(c, TimerKind::Inactivity, c.last_time + timeout);
     c.inactivity_timeout = timeout;
 }
 
