@@ -21,7 +21,11 @@ constexpr uint32_t kMaxCaplen = 262144;
 // A chunk is read behind a headroom that takes the partial record left
 // at the end of the previous chunk, so records never straddle buffers.
 constexpr size_t kHeadroom = kMaxCaplen + 16;
-constexpr size_t kChunkPayload = 2u << 20;
+// Fuzz builds make chunks small, so that small files cross their edges.
+#ifndef TCPSENSOR_READER_CHUNK_BYTES
+#define TCPSENSOR_READER_CHUNK_BYTES (2u << 20)
+#endif
+constexpr size_t kChunkPayload = TCPSENSOR_READER_CHUNK_BYTES;
 // Chunks in flight: the one being handed out, one being read, the rest
 // read and waiting.
 constexpr size_t kChunks = 4;

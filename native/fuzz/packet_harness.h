@@ -1,0 +1,133 @@
+// Runs one fuzz-packets input (packet_input.h) through an Engine: the
+// options its settings pick, every event and all contents, packets fed
+// in calls of the size it says, each packet in a heap block of exactly
+// its captured length (so that AddressSanitizer sees any read past it),
+// then finish(). Batches go to a BatchChecker, or a subclass of it that
+// also looks at them (a renderer target: override inspect()).
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/engine.h"
+#include "batch_checker.h"
+#include "packet_input.h"
+
+namespace tcpsensor::fuzz {
+
+inline Options packet_options(uint8_t settings, uint8_t feeding) {
+    Options o;
+    o.events.reset();
+    for (const auto& k : kEventKinds) o.events.set(k.id);
+    o.tcp_content_deliver_all_orig = o.tcp_content_deliver_all_resp = true;
+    o.ignore_checksums = (settings & kSettingIgnoreChecksums) != 0;
+    if (settings & kSettingOldSegments) o.tcp_max_old_segments = 3;
+    if (settings & kSettingServerPorts) {
+        for (size_t port : {0, 21, 22, 23, 25, 53, 80, 443, 2152, 3544, 4789, 5072, 6081, 8080, 65535})
+            o.likely_server_ports.set(port);
+    }
+    if (settings & kSettingTightBounds) {
+        o.max_reassembly_bytes = 4096;
+        o.max_blocks_per_endpoint = 4;
+        o.max_fragment_bytes = 1024;
+        o.max_udp_sessions = 2;
+        o.tcp_max_initial_window = 256;
+        o.tcp_max_above_hole_without_any_acks = 512;
+        o.tcp_excessive_data_without_further_acks = 2048;
+    }
+    const bool zero = (settings & kSettingZeroDelays) != 0;
+    const bool short_timeouts = (settings & kSettingShortTimeouts) != 0;
+    if (zero && short_timeouts) {
+        // Both: the largest intervals the API accepts, timers far ahead.
+        for (double* d : {&o.tcp_SYN_timeout, &o.tcp_session_timer, &o.tcp_connection_linger, &o.tcp_attempt_delay,
+                          &o.tcp_close_delay, &o.tcp_reset_delay, &o.tcp_partial_close_delay,
+                          &o.tcp_inactivity_timeout, &o.udp_inactivity_timeout, &o.frag_timeout})
+            *d = 1e9;
+    } else if (zero) {
+        o.tcp_close_delay = o.tcp_attempt_delay = o.tcp_connection_linger = 0;
+        o.tcp_partial_close_delay = o.tcp_reset_delay = o.tcp_inactivity_timeout = 0;
+        o.udp_inactivity_timeout = o.frag_timeout = 0;
+        o.tcp_storm_interarrival_thresh = 0;
+    } else if (short_timeouts) {
+        o.tcp_SYN_timeout = o.tcp_session_timer = o.tcp_connection_linger = 1;
+        o.tcp_inactivity_timeout = 2;
+        o.udp_inactivity_timeout = o.frag_timeout = 1;
+        o.tcp_storm_thresh = 2;
+        o.port_inactivity_timeouts = {{80, 0.5}, {443, 3}};
+    }
+    if (settings & kSettingWeirdSampling) {
+        o.weird_sampling_threshold = 2;
+        o.weird_sampling_rate = 3;
+        o.weird_sampling_duration = 1;
+    }
+    if (feeding & kFeedSmallBatches) {
+        o.batch_max_events = 1;
+        o.batch_max_bytes = 4096;
+    }
+    return o;
+}
+
+inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* checker_or_null = nullptr) {
+    PacketInput in;
+    if (!in.open(data, size)) return;
+    const Options options = packet_options(in.settings, in.feeding);
+    BatchChecker own(options.events);
+    BatchChecker& checker = checker_or_null ? *checker_or_null : own;
+    Engine engine(options, in.linktype, &checker, 0x5eed);
+
+    const size_t per_call = (in.feeding & kFeedBatchMask) + 1u;
+    const bool live = (in.feeding & kFeedLive) != 0;
+    const bool contents_files = (in.settings & kSettingContentsFiles) != 0;
+    std::vector<std::unique_ptr<uint8_t[]>> owned;
+    std::vector<PacketView> views;
+    unsigned files_set = 0;
+    bool more = true;
+    while (more) {
+        owned.clear();
+        views.clear();
+        PacketRecord r;
+        while (views.size() < per_call && (more = in.next(&r))) {
+            // Exactly caplen bytes, nothing after them.
+            owned.emplace_back(new uint8_t[r.caplen]);
+            if (r.caplen) std::memcpy(owned.back().get(), r.data, r.caplen);
+            views.push_back(PacketView{r.ts, owned.back().get(), r.caplen, r.wirelen});
+        }
+        if (views.empty()) break;
+        engine.process_batch(views.data(), views.size());
+        const EngineStats& st = engine.stats();
+        // Our memory bounds are promises: no input may break them.
+        FUZZ_CHECK(st.reassembly_bytes <= options.max_reassembly_bytes);
+        FUZZ_CHECK(st.fragment_bytes <= options.max_fragment_bytes);
+        if (live) {
+            // A quiet link: time passes without packets, partial batches go out.
+            engine.advance_time(engine.network_time() + 1.0);
+            engine.flush();
+        }
+        if (contents_files) {
+            // Connections surface in batches; flushing makes them surface now.
+            engine.flush();
+            for (uint64_t uid : checker.take_new_uids()) {
+                const auto dir = static_cast<ContentsDirection>(files_set % 4);
+                // /dev/full fails every write: contents_file_write_failure.
+                const std::string path = (files_set / 4) % 2 ? "/dev/full" : "/dev/null";
+                ++files_set;
+                std::string error;
+                if (!engine.set_contents_file(uid, dir, path, &error)) continue;
+                std::string got;
+                const bool has = engine.get_contents_file(uid, dir, &got);
+                FUZZ_CHECK(has == (dir != ContentsDirection::None));
+                if (has) FUZZ_CHECK(got == path);
+            }
+        }
+    }
+    engine.finish();
+    const EngineStats& st = engine.stats();
+    // Every event written reached a batch; nothing is left behind.
+    FUZZ_CHECK(checker.events() == st.events);
+    FUZZ_CHECK(st.connections_active == 0);
+    FUZZ_CHECK(st.reassembly_bytes == 0);
+}
+
+}  // namespace tcpsensor::fuzz
