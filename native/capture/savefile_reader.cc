@@ -224,8 +224,15 @@ bool SavefileReader::read_header(const uint8_t* h, Record* r, uint32_t* stored) 
     }
     *stored = caplen;
     if (*stored > kMaxCaplen) return false;
-    r->sec = static_cast<int32_t>(get32(h, swapped_));
-    const auto frac = static_cast<int32_t>(get32(h + 4, swapped_));
+    // libpcap copies the fields of a file in its own byte order into its
+    // signed 32-bit header fields, and swaps the others with an unsigned
+    // result.
+    const auto stamp = [this](const uint8_t* p) -> int64_t {
+        const uint32_t v = get32(p, swapped_);
+        return swapped_ ? int64_t{v} : int64_t{static_cast<int32_t>(v)};
+    };
+    r->sec = stamp(h);
+    const int64_t frac = stamp(h + 4);
     r->usec = nanoseconds_ ? frac / 1000 : frac;
     r->caplen = *stored > snapshot_ ? snapshot_ : *stored;
     r->wirelen = wirelen;

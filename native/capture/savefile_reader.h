@@ -31,10 +31,11 @@ public:
 
     enum class Result { Packet, End, Truncated, Invalid, IoError };
     struct Record {
-        // Signed, as libpcap reads them (and Zeek through it): seconds past
-        // 2038 are before 1970, a fraction past 2^31 is negative.
-        int32_t sec;
-        int32_t usec;
+        // As libpcap reads them (and Zeek through it): in a file of our
+        // byte order, signed 32-bit numbers (seconds past 2038 are before
+        // 1970); byte-swapped, unsigned ones.
+        int64_t sec;
+        int64_t usec;
         uint32_t caplen;
         uint32_t wirelen;
         const uint8_t* data;
