@@ -15,6 +15,10 @@
 //    chain that ends at a snapshot;
 //  - each event exactly as long as its arguments make it, with byte
 //    counts, option lists and flags that the reader can walk;
+//  - every byte that is no field (reserved bytes, padding, a snapshot's
+//    room beyond its history) zero: JavaScript can see all of a batch
+//    through any byte argument's ArrayBuffer, and batch buffers are
+//    recycled, so anything else would show it bytes of earlier batches;
 //  - network time (every event's ts) finite and never going back.
 // It also counts events, so that the harness can compare the total with
 // the engine's own count.
@@ -82,6 +86,11 @@ private:
         return d;
     }
     static bool flag(uint8_t v) { return v == 0 || v == 1; }
+    static bool zeros(const uint8_t* p, uint32_t from, uint32_t to) {
+        for (uint32_t i = from; i < to; ++i)
+            if (p[i]) return false;
+        return true;
+    }
 
     static const EventKindInfo* kind_info(uint8_t tag) {
         for (const auto& k : kEventKinds)
@@ -98,6 +107,9 @@ private:
         FUZZ_CHECK(u32(d + 4) == batch::kVersion);
         const uint32_t header_events = u32(d + 8);
         const uint32_t header_records = u32(d + 12);
+        // An engine writes worker 0 (a sharded capture numbers its workers'
+        // batches itself) and the reserved word zero.
+        FUZZ_CHECK(u32(d + batch::kHeaderWorker) == 0 && zeros(d, batch::kHeaderWorker + 4, batch::kHeaderSize));
         FUZZ_CHECK(header_events == b.events);
         FUZZ_CHECK(b.events > 0);  // batches without events are never handed out
 
@@ -149,6 +161,7 @@ private:
         FUZZ_CHECK(len == batch::kDescriptorSize);
         FUZZ_CHECK(r[1] == 4 || r[1] == 6);
         FUZZ_CHECK(flag(r[2]));
+        FUZZ_CHECK(r[3] == 0);
         const uint64_t uid = u32(r + 8) | (static_cast<uint64_t>(u32(r + 12)) << 32);
         bool known = false;
         for (uint64_t u : seen_uids_) known |= u == uid;
@@ -167,6 +180,7 @@ private:
         const uint16_t history = u16(r + 14);
         FUZZ_CHECK(history <= len - batch::kSnapshotFixed);
         for (uint32_t i = 0; i < history; ++i) FUZZ_CHECK(r[80 + i] >= 0x20 && r[80 + i] < 0x7f);
+        FUZZ_CHECK(zeros(r, 1, 4) && zeros(r, 80 + history, len));
         FUZZ_CHECK(std::isfinite(f64(r + 16)) && std::isfinite(f64(r + 24)));
     }
 
@@ -189,6 +203,7 @@ private:
         FUZZ_CHECK(requested_.test(tag));
         FUZZ_CHECK(len >= batch::kEventFixed);
         const uint8_t* r = b.data + at;
+        FUZZ_CHECK(zeros(r, 1, 4) && zeros(r, 20, 24));
         const double ts = f64(r + 8);
         FUZZ_CHECK(std::isfinite(ts));
         FUZZ_CHECK(ts >= last_ts_);
@@ -199,7 +214,13 @@ private:
         const uint32_t room = len - batch::kEventFixed;  // argument bytes, padding included
         // Each shape's length follows from its arguments; the reader walks
         // by the record length, so both must agree.
-        auto expect_args = [&](uint32_t bytes) { FUZZ_CHECK(len == align8(batch::kEventFixed + bytes)); };
+        // The padding after them must be zero.
+        auto expect_args = [&](uint32_t bytes) {
+            FUZZ_CHECK(len == align8(batch::kEventFixed + bytes));
+            FUZZ_CHECK(zeros(a, bytes, room));
+        };
+        // Reserved bytes within them too.
+        auto reserved = [&](uint32_t from, uint32_t to) { FUZZ_CHECK(zeros(a, from, to)); };
         // A byte count read from the record, checked against the room
         // before any sum with it can wrap.
         auto count_at = [&](uint32_t offset) {
@@ -218,21 +239,25 @@ private:
                 break;
             case ArgShape::Threshold:
                 expect_args(8);
+                reserved(1, 4);
                 FUZZ_CHECK(flag(a[0]));
                 break;
             case ArgShape::SynPacket:
                 expect_args(24);
+                reserved(15, 16);
                 FUZZ_CHECK(flag(a[0]) && flag(a[1]) && flag(a[3]) && flag(a[14]));
                 break;
             case ArgShape::WriteFailure: {
                 const uint32_t n = count_at(4);
                 expect_args(8 + n);
+                reserved(1, 4);
                 FUZZ_CHECK(flag(a[0]) && n > 0);
                 break;
             }
             case ArgShape::Contents: {
                 const uint32_t n = count_at(4);
                 expect_args(16 + n);
+                reserved(1, 4);
                 FUZZ_CHECK(flag(a[0]));
                 FUZZ_CHECK(n > 0);  // nothing to deliver is no delivery
                 break;
@@ -247,12 +272,15 @@ private:
             case ArgShape::Packet: {
                 const uint32_t n = count_at(24);
                 expect_args(32 + n);
+                reserved(2, 4);
+                reserved(28, 32);
                 FUZZ_CHECK(flag(a[0]));
                 FUZZ_CHECK(n <= u32(a + 4));  // captured payload within the segment's length
                 break;
             }
             case ArgShape::Rexmit:
                 expect_args(24);
+                reserved(1, 4);
                 FUZZ_CHECK(flag(a[0]));
                 break;
             case ArgShape::Weird: {
@@ -264,12 +292,14 @@ private:
             }
             case ArgShape::Gap:
                 expect_args(24);
+                reserved(1, 8);
                 FUZZ_CHECK(flag(a[0]));
                 break;
             case ArgShape::Inconsistency: {
                 const uint32_t n = count_at(4);
                 FUZZ_CHECK(n <= room / 2);
                 expect_args(8 + 2 * n);
+                reserved(1, 4);
                 FUZZ_CHECK(n > 0);
                 break;
             }
@@ -283,6 +313,7 @@ private:
     void check_options(const uint8_t* a, uint32_t room) {
         FUZZ_CHECK(room >= 4);
         FUZZ_CHECK(flag(a[0]));
+        FUZZ_CHECK(zeros(a, 2, 4));
         const uint32_t count = a[1];
         uint32_t p = 4;
         for (uint32_t i = 0; i < count; ++i) {
@@ -306,9 +337,13 @@ private:
                 }
             }
             if (shape == 1) FUZZ_CHECK(data_len > 0);
-            p += (4u + data_len + 3u) & ~3u;
+            const uint32_t next = p + ((4u + data_len + 3u) & ~3u);
+            FUZZ_CHECK(room >= next);
+            FUZZ_CHECK(zeros(a, p + 4 + data_len, next));
+            p = next;
         }
         FUZZ_CHECK(room == align8(batch::kEventFixed + p) - batch::kEventFixed);
+        FUZZ_CHECK(zeros(a, p, room));
     }
 
     EventSet requested_;

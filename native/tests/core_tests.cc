@@ -19,6 +19,7 @@
 #include "../core/fragments.h"
 #include "../core/timer_queue.h"
 #include "../core/udp_sessions.h"
+#include "../fuzz/batch_checker.h"
 #include "../tools/batch_counter.h"
 
 using namespace tcpsensor;
@@ -199,6 +200,55 @@ void event_writer_batches_end_between_groups() {
     CHECK(counter.batches == 2);  // 2 + 2 events, the fifth still open
     w.flush();
     CHECK(counter.batches == 3 && counter.by_kind[1] == 5);
+}
+
+// Batch buffers are recycled, and JavaScript sees all of a batch through
+// any byte argument: the writer must leave no byte of an earlier batch in
+// reserved fields, padding or a snapshot's spare room. The pool is filled
+// with dirty buffers first; every event shape then goes through the fuzz
+// targets' batch checker (which aborts on a stale byte).
+void event_writer_leaves_no_stale_bytes() {
+    std::vector<std::pair<uint8_t*, uint32_t>> dirty;
+    for (int i = 0; i < 16; ++i) {
+        uint32_t capacity;
+        uint8_t* b = acquire_batch_buffer(8192, &capacity);
+        std::memset(b, 0xAA, capacity);
+        dirty.emplace_back(b, capacity);
+    }
+    for (const auto& [b, capacity] : dirty) release_batch_buffer(b, capacity);
+
+    const EventSet events = EventSet().set();
+    fuzz::BatchChecker checker(events);
+    EventWriter w(events, 1000, 4096, &checker);
+    Connection c;
+    c.side[0] = Endpoint4{IpAddress::from_v4(reinterpret_cast<const uint8_t*>("\x0a\0\0\x01")), 1};
+    c.side[1] = Endpoint4{IpAddress::from_v4(reinterpret_cast<const uint8_t*>("\x0a\0\0\x02")), 2};
+    const uint8_t bytes[5] = {1, 2, 3, 4, 5};
+    const TcpOptionEntry opts[3] = {{1, 1, TcpOptionEntry::kBare, bytes, 0},
+                                    {2, 4, TcpOptionEntry::kDecoded, bytes, 2},
+                                    {99, 5, TcpOptionEntry::kData, bytes, 3}};
+    w.begin_group(1.0);
+    w.conn_event(EventKind::new_connection, c);
+    w.is_orig_event(EventKind::connection_EOF, c, true);
+    w.threshold_event(EventKind::tcp_multiple_gap, c, false, 10);
+    w.syn_packet(c, SynPacketInfo{true, true, 64, true, 60, 1024, 7, 1460, true, 1, 2});
+    w.tcp_packet(c, true, 0x18, 1, 1, 5, bytes, 3);
+    w.tcp_option(c, true, 2, 4);
+    w.tcp_options(c, false, opts, 3);
+    w.tcp_contents(c, true, 1, bytes, 5);
+    w.tcp_rexmit(c, false, 1, 5, 0, 100);
+    w.conn_weird(c, "odd");
+    w.content_gap(c, true, 1, 7);
+    w.write_failure(c, false, "nope");
+    w.rexmit_inconsistency(c, bytes, bytes + 1, 3, 0x18);
+    // A history outgrowing its snapshot's room moves the snapshot.
+    for (const char* h = "ShADadFfTtCcGg"; *h; ++h) {
+        c.history.add(*h);
+        w.conn_event(EventKind::connection_flipped, c);
+    }
+    w.end_group();
+    w.flush();
+    CHECK(checker.batches() == 1 && checker.events() == 27);
 }
 
 // Timers fire in due order, FIFO among equal due times, whether they wait
@@ -411,6 +461,7 @@ int main() {
         {"decode_checks_ip_like_zeek", decode_checks_ip_like_zeek},
         {"fragments_reassemble_out_of_order", fragments_reassemble_out_of_order},
         {"event_writer_batches_end_between_groups", event_writer_batches_end_between_groups},
+        {"event_writer_leaves_no_stale_bytes", event_writer_leaves_no_stale_bytes},
         {"timer_queue_fires_in_due_order_then_arming_order", timer_queue_fires_in_due_order_then_arming_order},
         {"udp_sessions_end_and_stay_bounded", udp_sessions_end_and_stay_bounded},
         {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
