@@ -21,7 +21,9 @@
 //    recycled, so anything else would show it bytes of earlier batches;
 //  - network time (every event's ts) finite and never going back.
 // It also counts events, so that the harness can compare the total with
-// the engine's own count.
+// the engine's own count, and digests each event as a reader sees it (its
+// bytes, its connection record, its identity), so that two runs that must
+// raise the same events can be compared whatever their batches were.
 #pragma once
 
 #include <cmath>
@@ -54,6 +56,8 @@ public:
 
     uint64_t events() const { return events_; }
     uint64_t batches() const { return batches_; }
+    // One digest per event, in order.
+    const std::vector<uint64_t>& digests() const { return digests_; }
 
     // uids of connections first seen in descriptors since the last call.
     std::vector<uint64_t> take_new_uids() {
@@ -150,6 +154,10 @@ private:
             }
         }
         FUZZ_CHECK(events == header_events);
+        // Once every record is known to be sound (a moved snapshot's
+        // replacement comes after the events that name the original).
+        for (uint32_t at = batch::kHeaderSize; at < b.size; at += u32(d + at + 4))
+            if (d[at] < batch::kTagDescriptor) digests_.push_back(digest(b, d + at, u32(d + at + 4)));
         events_ += events;
     }
 
@@ -306,6 +314,24 @@ private:
         }
     }
 
+    // FNV-1a over what a reader makes of an event: the record without its
+    // snapshot offset, the snapshot it resolves to without its descriptor
+    // offset, and that descriptor. Offsets are where batches differ.
+    static uint64_t fnv(uint64_t h, const uint8_t* p, uint32_t from, uint32_t to) {
+        for (uint32_t i = from; i < to; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+        return h;
+    }
+    uint64_t digest(const Batch& b, const uint8_t* r, uint32_t len) const {
+        uint64_t h = 0xcbf29ce484222325ull;
+        h = fnv(h, r, 0, 16);
+        h = fnv(h, r, 20, len);
+        uint32_t snap = u32(r + 16);
+        while (tags_[snap / 8] == batch::kTagSnapshotMoved) snap = u32(b.data + snap + 8);
+        const uint8_t* s = b.data + snap;
+        h = fnv(h, s, 12, batch::kSnapshotFixed + u16(s + 14));
+        return fnv(h, b.data + u32(s + 8), 1, batch::kDescriptorSize);
+    }
+
     // tcp_options: u8 is_orig, u8 count, then per option kind, length,
     // shape, data length and the data padded to 4; lib/batch.ts decodes
     // the fields of a "decoded" option at fixed offsets, so their data
@@ -354,6 +380,7 @@ private:
     std::vector<bool> starts_;    // whether a record starts there
     std::vector<uint64_t> seen_uids_;
     std::vector<uint64_t> new_uids_;
+    std::vector<uint64_t> digests_;
 };
 
 }  // namespace tcpsensor::fuzz

@@ -3,7 +3,8 @@
 // in calls of the size it says, each packet in a heap block of exactly
 // its captured length (so that AddressSanitizer sees any read past it),
 // then finish(). Batches go to a BatchChecker, or a subclass of it that
-// also looks at them (a renderer target: override inspect()).
+// also looks at them (a renderer target: override inspect()). A second
+// run with other batch sizes must give the same events.
 #pragma once
 
 #include <cmath>
@@ -69,20 +70,22 @@ inline Options packet_options(uint8_t settings, uint8_t feeding) {
     return o;
 }
 
-inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* checker_or_null = nullptr) {
-    PacketInput in;
-    if (!in.open(data, size)) return;
-    const Options options = packet_options(in.settings, in.feeding);
-    BatchChecker own(options.events);
-    BatchChecker& checker = checker_or_null ? *checker_or_null : own;
+// One pass of an input through an engine. `flushes`: flush between calls
+// as the input's feeding asks (live capture, and to learn of connections
+// for contents files). Contents files go to the connections in `uids`
+// (per call, in order); with `learn_uids` they are first filled from the
+// batches.
+inline void drive_engine(const PacketInput& input, const Options& options, BatchChecker& checker, bool flushes,
+                         std::vector<std::vector<uint64_t>>* uids, bool learn_uids) {
+    PacketInput in = input;
     Engine engine(options, in.linktype, &checker, 0x5eed);
-
     const size_t per_call = (in.feeding & kFeedBatchMask) + 1u;
     const bool live = (in.feeding & kFeedLive) != 0;
     const bool contents_files = (in.settings & kSettingContentsFiles) != 0;
     std::vector<std::unique_ptr<uint8_t[]>> owned;
     std::vector<PacketView> views;
     unsigned files_set = 0;
+    size_t call = 0;
     bool more = true;
     while (more) {
         owned.clear();
@@ -103,12 +106,16 @@ inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* che
         if (live) {
             // A quiet link: time passes without packets, partial batches go out.
             engine.advance_time(engine.network_time() + 1.0);
-            engine.flush();
+            if (flushes) engine.flush();
         }
         if (contents_files) {
-            // Connections surface in batches; flushing makes them surface now.
-            engine.flush();
-            for (uint64_t uid : checker.take_new_uids()) {
+            if (learn_uids) {
+                // Connections surface in batches; flushing makes them surface now.
+                engine.flush();
+                uids->push_back(checker.take_new_uids());
+            }
+            const std::vector<uint64_t> none;
+            for (uint64_t uid : call < uids->size() ? (*uids)[call] : none) {
                 const auto dir = static_cast<ContentsDirection>(files_set % 4);
                 // /dev/full fails every write: contents_file_write_failure.
                 const std::string path = (files_set / 4) % 2 ? "/dev/full" : "/dev/null";
@@ -121,6 +128,7 @@ inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* che
                 if (has) FUZZ_CHECK(got == path);
             }
         }
+        ++call;
     }
     engine.finish();
     const EngineStats& st = engine.stats();
@@ -128,6 +136,29 @@ inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* che
     FUZZ_CHECK(checker.events() == st.events);
     FUZZ_CHECK(st.connections_active == 0);
     FUZZ_CHECK(st.reassembly_bytes == 0);
+}
+
+// The input as it asks to be run, then again with other batches (one
+// event each, or the default size) and without the flushes between calls:
+// where batches end must not change a single event a reader sees.
+inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* checker_or_null = nullptr) {
+    PacketInput in;
+    if (!in.open(data, size)) return;
+    const Options options = packet_options(in.settings, in.feeding);
+    BatchChecker own(options.events);
+    BatchChecker& first = checker_or_null ? *checker_or_null : own;
+    std::vector<std::vector<uint64_t>> uids;
+    drive_engine(in, options, first, true, &uids, true);
+
+    Options rebatched = options;
+    const Options defaults;
+    const bool small = options.batch_max_events != defaults.batch_max_events;
+    rebatched.batch_max_events = small ? defaults.batch_max_events : 1;
+    rebatched.batch_max_bytes = small ? defaults.batch_max_bytes : 4096;
+    BatchChecker second(options.events);
+    drive_engine(in, rebatched, second, false, &uids, false);
+    FUZZ_CHECK(first.digests().size() == second.digests().size());
+    for (size_t i = 0; i < first.digests().size(); ++i) FUZZ_CHECK(first.digests()[i] == second.digests()[i]);
 }
 
 }  // namespace tcpsensor::fuzz
