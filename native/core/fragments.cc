@@ -93,7 +93,10 @@ bool FragmentReassembler::add(const IpPacket& f, double now, IpPacket* out, uint
         bump(anomalies, Anomaly::fragment_size_inconsistency);
         s.frag_size = upper;
     }
-    if (len == 0) return try_complete(s, out, anomalies);
+    // Zeek's reassembler ignores an empty block, so an empty fragment
+    // completes nothing (not even as the last one); a datagram completes
+    // only when a fragment with bytes is inserted, and is then forgotten.
+    if (len == 0) return false;
 
     // Insert the stretches no piece covers yet; covered bytes are compared.
     const uint8_t* data = f.header + f.header_len;
