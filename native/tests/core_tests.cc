@@ -147,6 +147,55 @@ void decode_checks_ip_like_zeek() {
     CHECK(parse_ip(ip.data(), 19, 40, false, &p, &why) == IpResult::Drop && why == Anomaly::truncated_IP);
 }
 
+// A 20-byte-header IPv4 fragment of datagram `id`, its payload bytes
+// counting up from its offset.
+std::vector<uint8_t> ipv4_fragment(uint16_t id, uint16_t offset, bool more, size_t len) {
+    std::vector<uint8_t> p(20 + len, 0);
+    p[0] = 0x45;
+    p[2] = static_cast<uint8_t>((20 + len) >> 8);
+    p[3] = static_cast<uint8_t>(20 + len);
+    p[4] = static_cast<uint8_t>(id >> 8);
+    p[5] = static_cast<uint8_t>(id);
+    const uint16_t off = static_cast<uint16_t>((more ? 0x2000 : 0) | (offset / 8));
+    p[6] = static_cast<uint8_t>(off >> 8);
+    p[7] = static_cast<uint8_t>(off);
+    p[9] = 6;
+    p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
+    for (size_t i = 0; i < len; ++i) p[20 + i] = static_cast<uint8_t>(offset + i);
+    return p;
+}
+
+IpPacket parse_fragment(const std::vector<uint8_t>& v) {
+    IpPacket p;
+    Anomaly why;
+    parse_ip(v.data(), static_cast<uint32_t>(v.size()), static_cast<uint32_t>(v.size()), true, &p, &why);
+    return p;
+}
+
+// Datagrams that complete are forgotten, their expiry entries too: with a
+// long timeout, a stream of fragmented traffic must not pile them up.
+void fragments_forget_finished_datagrams() {
+    FragmentReassembler f(1 << 20, 1e6);
+    uint64_t anomalies[kAnomalyCount] = {};
+    IpPacket out;
+    // One datagram always pending, and 100,000 that complete.
+    CHECK(!f.add(parse_fragment(ipv4_fragment(0, 0, true, 24)), 1.0, &out, anomalies));
+    bool all = true;
+    for (uint32_t i = 1; i <= 100000; ++i) {
+        const auto id = static_cast<uint16_t>(i % 60000 + 1);
+        all = all && !f.add(parse_fragment(ipv4_fragment(id, 0, true, 24)), 1.0 + i, &out, anomalies);
+        all = all && f.add(parse_fragment(ipv4_fragment(id, 24, false, 8)), 1.0 + i, &out, anomalies);
+    }
+    CHECK(all);
+    CHECK(f.sets() == 1);
+    CHECK(f.queued_expiries() <= 2 * f.sets() + 64);
+    // The pending one still expires in its time.
+    f.expire(1e6 + 0.5);
+    CHECK(f.sets() == 1);
+    f.expire(1e6 + 1.0);
+    CHECK(f.sets() == 0);
+}
+
 void fragments_reassemble_out_of_order() {
     FragmentReassembler f(1 << 20, 30);
     uint64_t anomalies[kAnomalyCount] = {};
@@ -460,6 +509,7 @@ int main() {
         {"flow_table_finds_both_directions_and_survives_erasure", flow_table_finds_both_directions_and_survives_erasure},
         {"decode_checks_ip_like_zeek", decode_checks_ip_like_zeek},
         {"fragments_reassemble_out_of_order", fragments_reassemble_out_of_order},
+        {"fragments_forget_finished_datagrams", fragments_forget_finished_datagrams},
         {"event_writer_batches_end_between_groups", event_writer_batches_end_between_groups},
         {"event_writer_leaves_no_stale_bytes", event_writer_leaves_no_stale_bytes},
         {"timer_queue_fires_in_due_order_then_arming_order", timer_queue_fires_in_due_order_then_arming_order},
