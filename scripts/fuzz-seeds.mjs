@@ -128,6 +128,14 @@ save('frag4-reverse-overlap', fragmented({ ...V4, ipOptions: { df: false } }, (p
   return (len > 40 ? fragmentIPv4(p, [[0, 24], [16, 48], [40, len]]) : fragmentIPv4(p, [[0, len]])).reverse();
 }));
 save('frag6', fragmented(V6, (p) => fragmentIPv6(p, cuts(p.readUInt16BE(4), [8, 32]))));
+// IPv6 fragments behind a hop-by-hop and a destination options header.
+save('frag6-extensions', fragmented(V6, (p) => fragmentIPv6(p, cuts(p.readUInt16BE(4), [16])).map((f) => {
+  const ext = Buffer.from([60, 0, 1, 4, 0, 0, 0, 0, 44, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop -> dest opts -> fragment
+  const h = Buffer.from(f.subarray(0, 40));
+  h[6] = 0;
+  h.writeUInt16BE(f.readUInt16BE(4) + 16, 4);
+  return Buffer.concat([h, ext, f.subarray(40)]);
+})));
 
 // --- TCP corners ---------------------------------------------------------------------
 {
@@ -200,7 +208,35 @@ save('frag6', fragmented(V6, (p) => fragmentIPv6(p, cuts(p.readUInt16BE(4), [8, 
   f.data('s', 'y'.repeat(100));
   save('truncated', f.writer);
 }
+{
+  // A long history: retransmissions, zero windows and bad checksums on
+  // both sides, ten times each (letters at 1 and 10), then gaps.
+  const f = new TcpFlow({ ...V4, t0: 450, step: 0.01 });
+  f.handshake();
+  for (let i = 0; i < 10; i++) {
+    for (const side of ['c', 's']) {
+      const me = side === 'c' ? f.c : f.s;
+      f.data(side, 'abc');
+      f.packet(side, { flags: 'PA', seq: me.seq - 3, payload: Buffer.from('abc') });
+      f.packet(side, { flags: 'A', window: 0 });
+      f.packet(side, { flags: 'PA', payload: Buffer.from('x'), checksum: 0xbad });
+    }
+  }
+  f.packet('s', { flags: 'A', ack: f.c.seq + 100 });
+  f.c.seq += 100;
+  f.data('c', 'after the gap');
+  f.close();
+  save('long-history', f.writer);
+}
 save('many-connections', manyConnections({ connections: 24, spacing: 0.01, step: 0.05 }).writer);
+// Many UDP tunnel flows (VXLAN from 40 source ports): the table of outer
+// flows grows, and with tight bounds fills.
+save('many-vxlan-flows', exchange({ link: (() => {
+  let k = 0;
+  return (p) => ether(ipv4({ src: A, dst: B, proto: 17, payload: udp({ sport: 41000 + (k++ % 40), dport: 4789, payload: Buffer.concat([vxlan, ether(p)]), src: A, dst: B }) }));
+})() }).writer);
+// ERSPAN type II (GRE 0x88be with a sequence number).
+save('erspan2', exchange({ link: (p) => outer(47, Buffer.concat([Buffer.from([0x10, 0, 0x88, 0xbe, 0, 0, 0, 1]), Buffer.alloc(8), ether(p)])) }).writer);
 save('timers', attemptTrace({ until: 112 }));
 {
   // Long silences: inactivity and SYN timeouts fire between packets.

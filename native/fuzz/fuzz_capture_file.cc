@@ -8,6 +8,8 @@
 // reader PacketSource uses, it must hand out what libpcap does (times,
 // lengths, bytes, and where the file ends or breaks), since a file that
 // is not a regular one (a pipe, standard input) is read by libpcap alone.
+// One input in three is read through a BPF filter (libpcap's, or
+// pcap_offline_filter over our reader's records), the reference too.
 #include <pcap/pcap.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -56,18 +58,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(fd >= 0);
     const std::string path = "/proc/self/fd/" + std::to_string(fd);
 
+    const std::string filter = size % 3 == 0 ? "tcp or udp" : "";
     char errbuf[PCAP_ERRBUF_SIZE] = {0};
     pcap_t* reference = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    bool filter_ok = true;
+    if (reference && !filter.empty()) {
+        bpf_program program;
+        filter_ok = pcap_compile(reference, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+        if (filter_ok) {
+            FUZZ_CHECK(pcap_setfilter(reference, &program) == 0);
+            pcap_freecode(&program);
+        }
+    }
 
     CaptureError error;
-    std::unique_ptr<PacketSource> source = PacketSource::open_file(path, "", &error);
+    std::unique_ptr<PacketSource> source = PacketSource::open_file(path, filter, &error);
     if (!source) {
         // Refused, with one of the codes JavaScript gets for a bad file:
-        // not a capture for libpcap, or a link type we do not decode.
+        // not a capture for libpcap, a link type we do not decode, or a
+        // filter libpcap cannot compile for it.
         FUZZ_CHECK(error.set());
         if (reference) {
-            FUZZ_CHECK(error.code == "ERR_PCAP_LINKTYPE");
-            FUZZ_CHECK(!linktype_supported(pcap_datalink(reference)));
+            if (error.code == "ERR_BPF") {
+                FUZZ_CHECK(!filter_ok);
+            } else {
+                FUZZ_CHECK(error.code == "ERR_PCAP_LINKTYPE");
+                FUZZ_CHECK(!linktype_supported(pcap_datalink(reference)));
+            }
             pcap_close(reference);
         } else {
             FUZZ_CHECK(error.code == "ERR_PCAP_FORMAT");
@@ -75,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ::close(fd);
         return 0;
     }
-    FUZZ_CHECK(reference != nullptr);
+    FUZZ_CHECK(reference != nullptr && filter_ok);
     FUZZ_CHECK(!source->live());
     FUZZ_CHECK(linktype_supported(source->linktype()));
     FUZZ_CHECK(source->linktype() == pcap_datalink(reference));

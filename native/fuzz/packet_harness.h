@@ -1,5 +1,6 @@
 // Runs one fuzz-packets input (packet_input.h) through an Engine: the
-// options its settings pick, every event and all contents, packets fed
+// options its settings pick, every event (`--events all`, and Zeek's two
+// others if the input asks) and all contents, packets fed
 // in calls of the size it says, each packet in a heap block of exactly
 // its captured length (so that AddressSanitizer sees any read past it),
 // then finish(). Batches go to a BatchChecker, or a subclass of it that
@@ -20,8 +21,12 @@ namespace tcpsensor::fuzz {
 
 inline Options packet_options(uint8_t settings, uint8_t feeding) {
     Options o;
-    o.events.reset();
-    for (const auto& k : kEventKinds) o.events.set(k.id);
+    // `--events all`; the two events outside it change what streams keep.
+    o.events = all_event_set();
+    if (feeding & kFeedExtraEvents) {
+        o.events.set(static_cast<size_t>(EventKind::content_gap));
+        o.events.set(static_cast<size_t>(EventKind::rexmit_inconsistency));
+    }
     o.tcp_content_deliver_all_orig = o.tcp_content_deliver_all_resp = true;
     o.ignore_checksums = (settings & kSettingIgnoreChecksums) != 0;
     if (settings & kSettingOldSegments) o.tcp_max_old_segments = 3;
@@ -116,9 +121,10 @@ inline void drive_engine(const PacketInput& input, const Options& options, Batch
             }
             const std::vector<uint64_t> none;
             for (uint64_t uid : call < uids->size() ? (*uids)[call] : none) {
-                const auto dir = static_cast<ContentsDirection>(files_set % 4);
-                // /dev/full fails every write: contents_file_write_failure.
-                const std::string path = (files_set / 4) % 2 ? "/dev/full" : "/dev/null";
+                // Both, Resp, Orig, None in turn, on /dev/full (every write
+                // fails: contents_file_write_failure) and /dev/null.
+                const auto dir = static_cast<ContentsDirection>(3 - files_set % 4);
+                const std::string path = files_set % 2 ? "/dev/null" : "/dev/full";
                 ++files_set;
                 std::string error;
                 if (!engine.set_contents_file(uid, dir, path, &error)) continue;

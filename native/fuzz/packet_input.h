@@ -6,8 +6,10 @@
 //     u16 link type (a value linktype_supported() refuses picks one of the
 //         supported types by its remainder, so every value decodes)
 //     u8  settings (kSetting* below: engine options to vary)
-//     u8  feeding: bits 0-5 are the packets per process_batch() call, minus
-//         one; bit 6 makes batches small; bit 7 moves time with
+//     u8  feeding: bits 0-4 are the packets per process_batch() call, minus
+//         one; bit 5 adds Zeek's events outside the contract (content_gap,
+//         rexmit_inconsistency: the latter makes every stream keep its
+//         bytes); bit 6 makes batches small; bit 7 moves time with
 //         advance_time() and flushes between calls, as live capture does
 //     u32 base timestamp, seconds
 //   records, until the input ends:
@@ -43,7 +45,8 @@ constexpr uint8_t kSettingWeirdSampling = 0x40;  // weird sampling that kicks in
 constexpr uint8_t kSettingShortTimeouts = 0x80;  // second-scale timeouts
 
 // Feeding bits.
-constexpr uint8_t kFeedBatchMask = 0x3f;
+constexpr uint8_t kFeedBatchMask = 0x1f;
+constexpr uint8_t kFeedExtraEvents = 0x20;
 constexpr uint8_t kFeedSmallBatches = 0x40;
 constexpr uint8_t kFeedLive = 0x80;
 

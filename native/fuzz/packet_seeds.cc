@@ -67,8 +67,11 @@ int main(int argc, char** argv) {
         for (size_t piece = 0; piece < kPiecesPerTrace; ++piece) {
             const size_t first = packets.size() * piece / kPiecesPerTrace;
             if (piece > 0 && first == packets.size() * (piece - 1) / kPiecesPerTrace) continue;
-            fuzz::PacketInputWriter w(linktype, fuzz::kSettingIgnoreChecksums, fuzz::kFeedBatchMask,
-                                      packets[first].sec);
+            // Every other piece (and trace) with Zeek's extra events, which
+            // make streams keep their bytes.
+            const bool extra = (static_cast<size_t>(i) + piece) % 2 != 0;
+            const auto feeding = static_cast<uint8_t>(fuzz::kFeedBatchMask | (extra ? fuzz::kFeedExtraEvents : 0));
+            fuzz::PacketInputWriter w(linktype, fuzz::kSettingIgnoreChecksums, feeding, packets[first].sec);
             size_t k = first;
             for (; k < packets.size(); ++k) {
                 const Packet& pk = packets[k];
