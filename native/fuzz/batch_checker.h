@@ -56,8 +56,22 @@ public:
 
     uint64_t events() const { return events_; }
     uint64_t batches() const { return batches_; }
-    // One digest per event, in order.
-    const std::vector<uint64_t>& digests() const { return digests_; }
+    // One digest per event, in order, with the uid of its connection.
+    struct EventDigest {
+        uint64_t uid;
+        uint64_t digest;
+        bool operator==(const EventDigest& o) const { return uid == o.uid && digest == o.digest; }
+    };
+    const std::vector<EventDigest>& digests() const { return digests_; }
+    // Notices (capture-wide warnings) seen, by kind.
+    const std::vector<Notice::Kind>& notices() const { return notices_; }
+
+    void on_notice(const Notice& n) override {
+        FUZZ_CHECK(n.kind == Notice::Kind::ChecksumOffload);
+        FUZZ_CHECK(std::isfinite(n.network_time));
+        FUZZ_CHECK(n.bad_ip_checksums + n.bad_tcp_checksums + n.bad_udp_checksums <= 3 * n.packets);
+        notices_.push_back(n.kind);
+    }
 
     // uids of connections first seen in descriptors since the last call.
     std::vector<uint64_t> take_new_uids() {
@@ -159,6 +173,14 @@ private:
         for (uint32_t at = batch::kHeaderSize; at < b.size; at += u32(d + at + 4))
             if (d[at] < batch::kTagDescriptor) digests_.push_back(digest(b, d + at, u32(d + at + 4)));
         events_ += events;
+    }
+
+    // The uid of the connection an event names.
+    static uint64_t uid_of(const Batch& b, const uint8_t* r, const std::vector<uint8_t>& tags) {
+        uint32_t snap = u32(r + 16);
+        while (tags[snap / 8] == batch::kTagSnapshotMoved) snap = u32(b.data + snap + 8);
+        const uint8_t* desc = b.data + u32(b.data + snap + 8);
+        return u32(desc + 8) | (static_cast<uint64_t>(u32(desc + 12)) << 32);
     }
 
     bool is_record(const Batch& b, uint32_t offset) const {
@@ -316,12 +338,13 @@ private:
 
     // FNV-1a over what a reader makes of an event: the record without its
     // snapshot offset, the snapshot it resolves to without its descriptor
-    // offset, and that descriptor. Offsets are where batches differ.
+    // offset, and that descriptor without its pool slot. Offsets are where
+    // batches differ, slots where engines do.
     static uint64_t fnv(uint64_t h, const uint8_t* p, uint32_t from, uint32_t to) {
         for (uint32_t i = from; i < to; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
         return h;
     }
-    uint64_t digest(const Batch& b, const uint8_t* r, uint32_t len) const {
+    EventDigest digest(const Batch& b, const uint8_t* r, uint32_t len) const {
         uint64_t h = 0xcbf29ce484222325ull;
         h = fnv(h, r, 0, 16);
         h = fnv(h, r, 20, len);
@@ -329,7 +352,10 @@ private:
         while (tags_[snap / 8] == batch::kTagSnapshotMoved) snap = u32(b.data + snap + 8);
         const uint8_t* s = b.data + snap;
         h = fnv(h, s, 12, batch::kSnapshotFixed + u16(s + 14));
-        return fnv(h, b.data + u32(s + 8), 1, batch::kDescriptorSize);
+        const uint8_t* desc = b.data + u32(s + 8);
+        h = fnv(h, desc, 1, 20);
+        h = fnv(h, desc, 24, batch::kDescriptorSize);
+        return EventDigest{uid_of(b, r, tags_), h};
     }
 
     // tcp_options: u8 is_orig, u8 count, then per option kind, length,
@@ -380,7 +406,8 @@ private:
     std::vector<bool> starts_;    // whether a record starts there
     std::vector<uint64_t> seen_uids_;
     std::vector<uint64_t> new_uids_;
-    std::vector<uint64_t> digests_;
+    std::vector<EventDigest> digests_;
+    std::vector<Notice::Kind> notices_;
 };
 
 }  // namespace tcpsensor::fuzz

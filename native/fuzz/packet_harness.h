@@ -5,22 +5,32 @@
 // its captured length (so that AddressSanitizer sees any read past it),
 // then finish(). Batches go to a BatchChecker, or a subclass of it that
 // also looks at them (a renderer target: override inspect()). A second
-// run with other batch sizes must give the same events.
+// run with other batch sizes must give the same events, and so must a
+// sharded run (a Dispatcher and three workers) for each connection.
 #pragma once
 
 #include <cmath>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "../core/engine.h"
+#include "../core/shard.h"
 #include "batch_checker.h"
 #include "packet_input.h"
 
 namespace tcpsensor::fuzz {
 
-inline Options packet_options(uint8_t settings, uint8_t feeding) {
+inline Options packet_options(const PacketInput& in) {
+    const uint8_t settings = in.settings;
+    const uint8_t feeding = in.feeding;
     Options o;
+    if (in.auto_checksums) {
+        o.auto_checksums = true;
+        o.checksum_sample = 16;
+        o.checksum_check_interval = 1;
+    }
     // `--events all`; the two events outside it change what streams keep.
     o.events = all_event_set();
     if (feeding & kFeedExtraEvents) {
@@ -144,13 +154,63 @@ inline void drive_engine(const PacketInput& input, const Options& options, Batch
     FUZZ_CHECK(st.reassembly_bytes == 0);
 }
 
+// The input through a sharded capture, as tcpsensor-native --workers
+// runs one: a Dispatcher decodes each frame (in its exact-size block) into
+// steps of as many frames as the input feeds per call; three workers each
+// walk every step; then each finishes. Each worker has its own checker
+// (network time runs per worker).
+inline void shard_input(const PacketInput& input, const Options& options, BatchChecker& decoder,
+                        std::vector<std::unique_ptr<BatchChecker>>& workers) {
+    constexpr uint32_t kWorkers = 3;
+    // Room for the largest frame of this format and the two reassembled
+    // datagrams a step keeps room for.
+    constexpr size_t kArena = 256 * 1024;
+    PacketInput in = input;
+    Dispatcher dispatcher(options, in.linktype, &decoder, 0x5eed, kWorkers);
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (uint32_t w = 0; w < kWorkers; ++w) {
+        workers.push_back(std::make_unique<BatchChecker>(options.events));
+        engines.push_back(std::make_unique<Engine>(options, in.linktype, workers.back().get(), 0x5eed));
+    }
+    ShardStep step(kArena);
+    const size_t per_step = (in.feeding & kFeedBatchMask) + 1u;
+    const auto run_step = [&] {
+        for (uint32_t w = 0; w < kWorkers; ++w) apply_step(*engines[w], step, w);
+        step.clear();
+    };
+    PacketRecord r;
+    while (in.next(&r)) {
+        std::unique_ptr<uint8_t[]> frame(new uint8_t[r.caplen]);
+        if (r.caplen) std::memcpy(frame.get(), r.data, r.caplen);
+        const PacketView v{r.ts, frame.get(), r.caplen, r.wirelen};
+        if (!dispatcher.add(v, &step)) {
+            run_step();
+            FUZZ_CHECK(dispatcher.add(v, &step));  // an empty step takes any frame
+        }
+        if (step.frames.size() >= per_step) run_step();
+    }
+    run_step();
+    for (auto& e : engines) {
+        e->finish();
+        FUZZ_CHECK(e->stats().connections_active == 0);
+    }
+    dispatcher.finish();
+}
+
+// Events by connection, each connection's in order.
+inline std::map<uint64_t, std::vector<uint64_t>> by_connection(const std::vector<BatchChecker::EventDigest>& events) {
+    std::map<uint64_t, std::vector<uint64_t>> out;
+    for (const auto& e : events) out[e.uid].push_back(e.digest);
+    return out;
+}
+
 // The input as it asks to be run, then again with other batches (one
 // event each, or the default size) and without the flushes between calls:
 // where batches end must not change a single event a reader sees.
 inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* checker_or_null = nullptr) {
     PacketInput in;
     if (!in.open(data, size)) return;
-    const Options options = packet_options(in.settings, in.feeding);
+    const Options options = packet_options(in);
     BatchChecker own(options.events);
     BatchChecker& first = checker_or_null ? *checker_or_null : own;
     std::vector<std::vector<uint64_t>> uids;
@@ -165,6 +225,45 @@ inline void run_packet_input(const uint8_t* data, size_t size, BatchChecker* che
     drive_engine(in, rebatched, second, false, &uids, false);
     FUZZ_CHECK(first.digests().size() == second.digests().size());
     for (size_t i = 0; i < first.digests().size(); ++i) FUZZ_CHECK(first.digests()[i] == second.digests()[i]);
+
+    // Sharded, every connection must see what it saw in one engine. Not
+    // comparable: time moved without packets (live feeding), contents
+    // files (asked of one engine by uid), and the one bound that is global
+    // to an engine's connections (reassembly memory).
+    if ((in.feeding & kFeedLive) || (in.settings & kSettingContentsFiles)) return;
+    BatchChecker lone(options.events);
+    Engine engine(options, in.linktype, &lone, 0x5eed);
+    {
+        PacketInput again = in;
+        PacketRecord r;
+        while (again.next(&r)) {
+            std::unique_ptr<uint8_t[]> frame(new uint8_t[r.caplen]);
+            if (r.caplen) std::memcpy(frame.get(), r.data, r.caplen);
+            engine.process(PacketView{r.ts, frame.get(), r.caplen, r.wirelen});
+        }
+        engine.finish();
+    }
+    if (engine.stats().anomalies[static_cast<size_t>(Anomaly::reassembly_memory_exceeded)]) return;
+    BatchChecker decoder(options.events);
+    std::vector<std::unique_ptr<BatchChecker>> workers;
+    shard_input(in, options, decoder, workers);
+    FUZZ_CHECK(decoder.events() == 0);
+    // The capture-wide notices come from the decoder, as from one engine.
+    FUZZ_CHECK(decoder.notices() == lone.notices());
+    std::vector<BatchChecker::EventDigest> merged;
+    for (const auto& w : workers) {
+        FUZZ_CHECK(w->notices().empty());
+        merged.insert(merged.end(), w->digests().begin(), w->digests().end());
+    }
+    const auto expected = by_connection(lone.digests());
+    const auto got = by_connection(merged);
+    // (A connection split over two workers would show as a longer list.)
+    FUZZ_CHECK(got.size() == expected.size());
+    for (const auto& [uid, events] : expected) {
+        const auto it = got.find(uid);
+        FUZZ_CHECK(it != got.end());
+        FUZZ_CHECK(it->second == events);
+    }
 }
 
 }  // namespace tcpsensor::fuzz

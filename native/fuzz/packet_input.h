@@ -3,8 +3,11 @@
 // fire, reassemble fragments and streams, and cross batch boundaries.
 //
 //   header, 8 bytes:
-//     u16 link type (a value linktype_supported() refuses picks one of the
-//         supported types by its remainder, so every value decodes)
+//     u16 link type in bits 0-8 (a value linktype_supported() refuses
+//         picks one of the supported types by its remainder, so every
+//         value decodes); bit 15 turns on automatic checksum validation
+//         (validation stops if the first 16 packets carry too many bad
+//         ones); bits 9-14 are unused
 //     u8  settings (kSetting* below: engine options to vary)
 //     u8  feeding: bits 0-4 are the packets per process_batch() call, minus
 //         one; bit 5 adds Zeek's events outside the contract (content_gap,
@@ -73,9 +76,11 @@ public:
     // False if the input is too short for its header.
     bool open(const uint8_t* data, size_t size) {
         if (size < kPacketInputHeader) return false;
-        const uint16_t lt = static_cast<uint16_t>(data[0] | (data[1] << 8));
+        const auto field = static_cast<uint16_t>(data[0] | (data[1] << 8));
+        const int lt = field & 0x1ff;
         const auto& list = supported_linktypes();
-        linktype = linktype_supported(lt) ? lt : list[lt % list.size()];
+        linktype = linktype_supported(lt) ? lt : list[static_cast<size_t>(lt) % list.size()];
+        auto_checksums = (field & 0x8000) != 0;
         settings = data[2];
         feeding = data[3];
         base_ = le32(data + 4);
@@ -107,6 +112,7 @@ public:
     }
 
     int linktype = 0;
+    bool auto_checksums = false;
     uint8_t settings = 0;
     uint8_t feeding = 0;
 
