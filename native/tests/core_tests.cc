@@ -1,6 +1,7 @@
 // Unit tests of the core's data structures, built with the core alone
 // (no libpcap, no N-API). The behaviour tests of Zeek's semantics are the
 // ava suite's, on crafted traces.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -334,6 +335,77 @@ void sharded_capture_warns_of_checksum_offload_at_the_end() {
     CHECK(decoder_notices.seen == 1 && worker_notices.seen == 0);
 }
 
+// An 802.11 A-MSDU frame carries several packets; here SYNs of two
+// connections, which a sharded capture may hand to two workers. Each
+// connection must get the uid a lone engine gives it, and the two must
+// differ (found by fuzz-packets: uids counted the connections a frame had
+// made in one engine, so two workers gave two connections the same uid).
+void sharded_capture_gives_a_frames_connections_their_own_uids() {
+    const auto amsdu = [](uint8_t port_a, uint8_t port_b) {
+        std::vector<uint8_t> frame = {0x88, 0x01, 0, 0, 2, 0, 0, 0, 0, 1, 2, 0, 0,
+                                      0,    0,    2, 2, 0, 0, 0, 0, 2, 0, 0, 0x80, 0};  // QoS data, A-MSDU
+        for (const uint8_t port : {port_a, port_b}) {
+            auto syn = ipv4_tcp();
+            syn[20 + 1] = port;   // source port
+            syn[20 + 3] = 80;     // destination port
+            syn[20 + 13] = 0x02;  // SYN
+            const std::vector<uint8_t> snap = {0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00};
+            const auto len = static_cast<uint16_t>(snap.size() + syn.size());
+            const std::vector<uint8_t> sub = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, static_cast<uint8_t>(len >> 8),
+                                              static_cast<uint8_t>(len)};
+            frame.insert(frame.end(), sub.begin(), sub.end());
+            frame.insert(frame.end(), snap.begin(), snap.end());
+            frame.insert(frame.end(), syn.begin(), syn.end());
+            if (port == port_a) frame.insert(frame.end(), len % 4, 0);  // padding, all but the last
+        }
+        return frame;
+    };
+    Options options;
+    options.ignore_checksums = true;
+    const int wifi = linktype::kIeee80211;
+    // Two connections that the dispatcher puts on different workers.
+    std::vector<uint8_t> frame;
+    for (uint8_t port = 2; port < 64 && frame.empty(); ++port) {
+        auto candidate = amsdu(1, port);
+        Dispatcher probe(options, wifi, nullptr, 1, 2);
+        ShardStep step(1 << 20);
+        const auto n = static_cast<uint32_t>(candidate.size());
+        probe.add(PacketView{100.0, candidate.data(), n, n}, &step);
+        if (step.segments.size() == 2 && step.segments[0].worker != step.segments[1].worker) frame = candidate;
+    }
+    CHECK(!frame.empty());
+    const auto n = static_cast<uint32_t>(frame.size());
+    const auto uids = [](const fuzz::BatchChecker& c) {
+        std::vector<uint64_t> u;
+        for (const auto& e : c.digests())
+            if (std::find(u.begin(), u.end(), e.uid) == u.end()) u.push_back(e.uid);
+        return u;
+    };
+    fuzz::BatchChecker lone_events(options.events);
+    {
+        Engine lone(options, wifi, &lone_events, 1);
+        lone.process(PacketView{100.0, frame.data(), n, n});
+        lone.finish();
+    }
+    Dispatcher dispatcher(options, wifi, nullptr, 1, 2);
+    fuzz::BatchChecker w0_events(options.events), w1_events(options.events);
+    Engine w0(options, wifi, &w0_events, 1), w1(options, wifi, &w1_events, 1);
+    ShardStep step(1 << 20);
+    CHECK(dispatcher.add(PacketView{100.0, frame.data(), n, n}, &step));
+    apply_step(w0, step, 0);
+    apply_step(w1, step, 1);
+    w0.finish();
+    w1.finish();
+    dispatcher.finish();
+    auto sharded = uids(w0_events);
+    for (uint64_t u : uids(w1_events)) sharded.push_back(u);
+    auto lone = uids(lone_events);
+    std::sort(sharded.begin(), sharded.end());
+    std::sort(lone.begin(), lone.end());
+    CHECK(lone.size() == 2);
+    CHECK(sharded == lone);
+}
+
 // Timers fire in due order, FIFO among equal due times, whether they wait
 // in the current second's heap, the ring or the far heap; at the end of
 // input too, where the backlog is drained second by second.
@@ -575,6 +647,8 @@ int main() {
         {"event_writer_leaves_no_stale_bytes", event_writer_leaves_no_stale_bytes},
         {"timer_queue_fires_in_due_order_then_arming_order", timer_queue_fires_in_due_order_then_arming_order},
         {"sharded_capture_warns_of_checksum_offload_at_the_end", sharded_capture_warns_of_checksum_offload_at_the_end},
+        {"sharded_capture_gives_a_frames_connections_their_own_uids",
+         sharded_capture_gives_a_frames_connections_their_own_uids},
         {"timer_queue_drops_dead_timers", timer_queue_drops_dead_timers},
         {"udp_sessions_end_and_stay_bounded", udp_sessions_end_and_stay_bounded},
         {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
