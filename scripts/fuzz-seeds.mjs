@@ -8,6 +8,7 @@
 //                      traces of ../shared when present (cut to 64 KiB)
 //   OUT/packets/       the same traces split into fuzz-packets inputs by
 //                      the seed tool (native/fuzz/packet_seeds.cc)
+//   OUT/render/        those inputs as fuzz-render inputs (no corruption)
 //
 //   node scripts/fuzz-seeds.mjs [--out build-fuzz/seeds] [--tool build-fuzz/fuzz-packet-seeds]
 import { execFileSync } from 'node:child_process';
@@ -358,5 +359,12 @@ if (!existsSync(tool)) {
   process.exit(1);
 }
 execFileSync(tool, [packetDir, ...crafted, ...traces], { stdio: ['ignore', 'inherit', 'inherit'] });
+
+// --- fuzz-render inputs: the packet inputs behind a byte saying "no flips" ----------------
+const renderDir = join(out, 'render');
+mkdirSync(renderDir, { recursive: true });
+for (const name of readdirSync(packetDir)) {
+  writeFileSync(join(renderDir, name), Buffer.concat([Buffer.from([0]), readFileSync(join(packetDir, name))]));
+}
 const count = (d) => readdirSync(d).length;
-console.log(`seeds: ${count(captureDir)} capture files, ${count(packetDir)} packet inputs in ${out}`);
+console.log(`seeds: ${count(captureDir)} capture files, ${count(packetDir)} packet inputs, ${count(renderDir)} render inputs in ${out}`);

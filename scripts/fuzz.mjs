@@ -133,7 +133,7 @@ function fuzzOnce(t, seconds) {
   const corpus = join(buildDir, 'corpus', t.name);
   mkdirSync(artifacts, { recursive: true });
   mkdirSync(corpus, { recursive: true });
-  const dict = join(root, 'native', 'fuzz', `${t.name}.dict`);
+  const dict = join(root, 'native', 'fuzz', `${t.dict ?? t.name}.dict`);
   const dirs = [corpus, join(seedsDir, t.name), join(root, 'native', 'fuzz', 'regressions', t.name)].filter(existsSync);
   const args = [
     `-artifact_prefix=${artifacts}/`, `-max_total_time=${seconds}`, `-timeout=${unitTimeout}`, `-max_len=${t.max_len}`,
