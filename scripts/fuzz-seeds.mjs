@@ -8,7 +8,7 @@
 //                      traces of ../shared when present (cut to 64 KiB)
 //   OUT/packets/       the same traces split into fuzz-packets inputs by
 //                      the seed tool (native/fuzz/packet_seeds.cc)
-//   OUT/render/        those inputs as fuzz-render inputs (no corruption)
+//   OUT/render/        those inputs as fuzz-render inputs (no flips)
 //
 //   node scripts/fuzz-seeds.mjs [--out build-fuzz/seeds] [--tool build-fuzz/fuzz-packet-seeds]
 import { execFileSync } from 'node:child_process';
@@ -360,11 +360,11 @@ if (!existsSync(tool)) {
 }
 execFileSync(tool, [packetDir, ...crafted, ...traces], { stdio: ['ignore', 'inherit', 'inherit'] });
 
-// --- fuzz-render inputs: the packet inputs behind a byte saying "no flips" ----------------
+// --- fuzz-render inputs: the packet inputs behind 15 empty flip slots, none used -----------
 const renderDir = join(out, 'render');
 mkdirSync(renderDir, { recursive: true });
 for (const name of readdirSync(packetDir)) {
-  writeFileSync(join(renderDir, name), Buffer.concat([Buffer.from([0]), readFileSync(join(packetDir, name))]));
+  writeFileSync(join(renderDir, name), Buffer.concat([Buffer.alloc(1 + 3 * 15), readFileSync(join(packetDir, name))]));
 }
 const count = (d) => readdirSync(d).length;
 console.log(`seeds: ${count(captureDir)} capture files, ${count(packetDir)} packet inputs, ${count(renderDir)} render inputs in ${out}`);

@@ -1,8 +1,10 @@
 // fuzz-render: the text renderers (output/text_renderer.h) over the event
 // batches of a fuzz-packets input, as they are and corrupted.
 //
-//   u8 flips (its low 4 bits: how many), then per flip u16 position and
-//   u8 mask (little-endian), then a fuzz-packets input (packet_input.h).
+//   u8 flips (its low 4 bits: how many are used), then 15 flips of a u16
+//   position and a u8 mask (little-endian), then a fuzz-packets input
+//   (packet_input.h). The slots are always there, so that turning flips
+//   on or off leaves the packets where they are.
 //
 // Every batch the engine writes (checked by BatchChecker first) goes to an
 // NDJSON and a conn.log renderer, which must accept it and write a text
@@ -220,16 +222,17 @@ private:
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    if (size < 1) return 0;
+    constexpr size_t kFlipSlots = 15;
+    constexpr size_t kPrefix = 1 + 3 * kFlipSlots;
+    if (size < kPrefix) return 0;
     const size_t count = data[0] & 0x0f;
-    if (size < 1 + 3 * count) return 0;
     std::vector<Flip> flips;
     for (size_t i = 0; i < count; ++i) {
         const uint8_t* f = data + 1 + 3 * i;
         flips.push_back(Flip{static_cast<uint16_t>(f[0] | (f[1] << 8)), f[2]});
     }
-    const uint8_t* input = data + 1 + 3 * count;
-    const size_t input_size = size - 1 - 3 * count;
+    const uint8_t* input = data + kPrefix;
+    const size_t input_size = size - kPrefix;
     fuzz::PacketInput in;
     if (!in.open(input, input_size)) return 0;
     RenderChecker checker(fuzz::packet_options(in).events, std::move(flips));
