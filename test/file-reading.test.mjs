@@ -1,11 +1,13 @@
 // Reading classic pcap files through tcpsensor's own reader, which reads
 // the file ahead in chunks of a few MiB in a thread of its own and hands
 // records out in place: records falling across chunk boundaries, and
-// libpcap's rules for captured lengths (which Zeek reads files by).
+// libpcap's rules for captured lengths and time stamps (which Zeek reads
+// files by, and which read a file that is not a regular one: standard
+// input, a FIFO).
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { PcapWriter, TcpFlow } from './helpers/pcap.mjs';
-import { collect, drain, named, scratch, tcpsensor } from './helpers/run.mjs';
+import { collect, drain, named, ndjson, runCli, scratch, tcpsensor } from './helpers/run.mjs';
 
 const PACKETS = 4000; // about 6 MB of 1,400-byte segments: several chunks
 const MAX_CAPLEN = 262144; // libpcap's ceiling for Ethernet
@@ -79,4 +81,73 @@ test('a record captured beyond libpcap\'s maximum is ERR_PCAP_READ, after the ev
   t.regex(error.message, /262145/);
   // Everything up to the bad record: the handshake and 2,000 segments.
   t.is(named(events, 'tcp_packet').length, 3 + 2000);
+});
+
+// The CLI's output for a capture read as a regular file (tcpsensor's own
+// reader) and from standard input (libpcap alone): they must agree.
+async function bothReaders(t, buffer, name) {
+  const path = scratch(name);
+  writeFileSync(path, buffer);
+  const fromFile = await runCli(['-r', path, '--events', 'all']);
+  const fromStdin = await runCli(['-r', '-', '--events', 'all'], { input: buffer });
+  t.is(fromFile.code, 0, fromFile.stderr);
+  t.is(fromStdin.code, 0, fromStdin.stderr);
+  t.is(fromFile.stdout, fromStdin.stdout);
+  return ndjson(fromFile.stdout);
+}
+
+// A little-endian classic pcap file written big-endian.
+function bigEndian(le) {
+  const be = Buffer.from(le);
+  be.writeUInt32BE(le.readUInt32LE(0), 0);
+  be.writeUInt16BE(le.readUInt16LE(4), 4);
+  be.writeUInt16BE(le.readUInt16LE(6), 6);
+  for (const at of [8, 12, 16, 20]) be.writeUInt32BE(le.readUInt32LE(at), at);
+  for (let at = 24; at < le.length; at += 16 + le.readUInt32LE(at + 8)) {
+    for (let k = 0; k < 16; k += 4) be.writeUInt32BE(le.readUInt32LE(at + k), at + k);
+  }
+  return be;
+}
+
+// Fuzzed files showed the two readers apart (fuzz-capture-file): libpcap
+// reads the time stamp fields of a file in the machine's byte order as
+// signed 32-bit numbers, those of a byte-swapped file as unsigned ones.
+test('time stamps are read as libpcap reads them: past 2038 is before 1970, unless the file is byte-swapped', async (t) => {
+  const writer = new PcapWriter();
+  const f = new TcpFlow({ writer, t0: 2 ** 31 + 100, step: 0.5 });
+  f.handshake();
+  f.close();
+  // And a microsecond fraction past 2^31 on the last packet.
+  writer.records[writer.records.length - 2].writeUInt32LE(2 ** 31 + 5, 4);
+  const events = await bothReaders(t, writer.toBuffer(), 'y2038.pcap');
+  // The first packet, half a second in. (Network time never goes back, so
+  // it stays at its start of 1 and these connections are long inactive.)
+  t.is(named(events, 'new_connection')[0].conn.start_time, 100.5 - 2 ** 31);
+  t.is(events[0].ts, 1);
+  const swapped = await bothReaders(t, bigEndian(writer.toBuffer()), 'y2038-be.pcap');
+  t.is(named(swapped, 'new_connection')[0].conn.start_time, 2 ** 31 + 100.5);
+  // The last packet's fraction adds 2^31 + 5 microseconds: 2147.483653 s later.
+  t.is(named(swapped, 'new_connection')[1].conn.start_time, 2 ** 31 + 103 + 2147.483653);
+});
+
+test('records of pcap files before version 2.4 have captured and wire lengths swapped, as libpcap reads them', async (t) => {
+  // The same exchange, its data segment captured in part, written as a
+  // 2.4 file and as a 2.2 file (wire length first in every record).
+  const writer = new PcapWriter();
+  const f = new TcpFlow({ writer, t0: 10 });
+  f.handshake();
+  f.data('c', Buffer.alloc(300, 0x41), { caplen: 100 });
+  f.close();
+  const current = writer.toBuffer();
+  const old = Buffer.from(current);
+  old.writeUInt16LE(2, 6);
+  for (let at = 24; at < old.length; ) {
+    const caplen = current.readUInt32LE(at + 8);
+    old.writeUInt32LE(current.readUInt32LE(at + 12), at + 8);
+    old.writeUInt32LE(caplen, at + 12);
+    at += 16 + caplen;
+  }
+  const events = await bothReaders(t, old, 'v2.2.pcap');
+  t.deepEqual(events, await bothReaders(t, current, 'v2.4.pcap'));
+  t.true(events.some((e) => e.event === 'tcp_packet' && e.len === 300));
 });

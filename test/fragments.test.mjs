@@ -111,6 +111,35 @@ test('IPv4: a datagram is analysed when its last missing fragment arrives, at th
   t.is(one(t, events, 'connection_SYN_packet').pkt.size, 40);
 });
 
+// Found by review while fuzzing: an empty fragment used to complete its
+// datagram without forgetting it, so every later fragment of the same
+// datagram delivered it again. Zeek's reassembler ignores an empty block
+// (Reassembler::NewBlock returns for length 0): completion waits for the
+// next fragment with bytes, and a completed datagram is forgotten.
+test('IPv4: an empty last fragment completes nothing by itself, and a datagram is delivered once', async (t) => {
+  const syn = ipv4({ src: '10.0.0.1', dst: '10.0.0.2', df: false, id: 78, payload: tcp({ sport: 40000, dport: 80, seq: 1000, flags: 'S', src: '10.0.0.1', dst: '10.0.0.2', payload: Buffer.from('data') }) });
+  const [a, b] = fragmentIPv4(syn, [[0, 8], [8, 24]]);
+  const [empty] = fragmentIPv4(syn, [[24, 24]]); // offset 24, no bytes, M=0
+  // b, as fragmentIPv4 made it, is the last (M=0): give it M=1 so that the
+  // empty fragment is the one that sets the size.
+  const more = Buffer.from(b);
+  more[6] |= 0x20;
+  more.writeUInt16BE(0, 10);
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += more.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  more.writeUInt16BE(0xffff - sum, 10);
+  const w = new PcapWriter();
+  w.add(101, ether(a));
+  w.add(102, ether(more));
+  w.add(103, ether(empty));
+  w.add(104, ether(a)); // a repeat: now the datagram completes
+  w.add(105, ether(a)); // the start of a new one
+  const events = await collect(w.write(scratch('frag-empty.pcap')), OPTS);
+  t.is(one(t, events, 'new_connection').ts, 104);
+  t.is(one(t, events, 'tcp_packet').len, 4);
+});
+
 test('IPv4: an incomplete datagram makes no connection', async (t) => {
   const w = new PcapWriter();
   w.add(101, ether(fragmentIPv4(SYN, [[0, 8], [8, 20]])[1]));

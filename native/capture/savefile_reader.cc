@@ -21,7 +21,11 @@ constexpr uint32_t kMaxCaplen = 262144;
 // A chunk is read behind a headroom that takes the partial record left
 // at the end of the previous chunk, so records never straddle buffers.
 constexpr size_t kHeadroom = kMaxCaplen + 16;
-constexpr size_t kChunkPayload = 2u << 20;
+// Fuzz builds make chunks small, so that small files cross their edges.
+#ifndef TCPSENSOR_READER_CHUNK_BYTES
+#define TCPSENSOR_READER_CHUNK_BYTES (2u << 20)
+#endif
+constexpr size_t kChunkPayload = TCPSENSOR_READER_CHUNK_BYTES;
 // Chunks in flight: the one being handed out, one being read, the rest
 // read and waiting.
 constexpr size_t kChunks = 4;
@@ -142,22 +146,32 @@ std::unique_ptr<SavefileReader> SavefileReader::open(const std::string& path) {
     std::memcpy(&magic, h, 4);
     const bool swapped = magic == __builtin_bswap32(kMagicMicro) || magic == __builtin_bswap32(kMagicNano);
     if (swapped) magic = __builtin_bswap32(magic);
-    const uint16_t major = static_cast<uint16_t>(swapped ? __builtin_bswap16(static_cast<uint16_t>(h[4] | h[5] << 8))
-                                                         : (h[4] | h[5] << 8));
+    const auto get16 = [&](const uint8_t* p) {
+        const auto v = static_cast<uint16_t>(p[0] | p[1] << 8);
+        return swapped ? __builtin_bswap16(v) : v;
+    };
+    const uint16_t major = get16(h + 4);
+    const uint16_t minor = get16(h + 6);
     if (got != sizeof h || (magic != kMagicMicro && magic != kMagicNano) || major != 2) {
         ::close(fd);
         return nullptr;
     }
+    // Version 2.3 swapped the two length fields, and some 2.3 writers did
+    // not follow.
+    const Lengths lengths = minor < 3 ? Lengths::Swapped : minor == 3 ? Lengths::MaybeSwapped : Lengths::InOrder;
     const uint32_t snaplen = get32(h + 16, swapped);
     // The low 16 bits are the link type; the rest carry FCS flags.
     const int linktype = static_cast<int>(get32(h + 20, swapped) & 0xffff);
-    return std::unique_ptr<SavefileReader>(new SavefileReader(fd, swapped, magic == kMagicNano, linktype, snaplen));
+    return std::unique_ptr<SavefileReader>(
+        new SavefileReader(fd, swapped, magic == kMagicNano, lengths, linktype, snaplen));
 }
 
-SavefileReader::SavefileReader(int fd, bool swapped, bool nanoseconds, int linktype, uint32_t snaplen)
+SavefileReader::SavefileReader(int fd, bool swapped, bool nanoseconds, Lengths lengths, int linktype,
+                               uint32_t snaplen)
     : fd_(fd),
       swapped_(swapped),
       nanoseconds_(nanoseconds),
+      lengths_(lengths),
       linktype_(linktype),
       snaplen_(snaplen),
       snapshot_(snaplen == 0 ? kMaxCaplen : snaplen) {
@@ -201,13 +215,27 @@ bool SavefileReader::fill(size_t need) {
 // snapshot length the packet is cut to it. *stored is what the record
 // occupies after its header.
 bool SavefileReader::read_header(const uint8_t* h, Record* r, uint32_t* stored) const {
-    *stored = get32(h + 8, swapped_);
+    uint32_t caplen = get32(h + 8, swapped_);
+    uint32_t wirelen = get32(h + 12, swapped_);
+    if (lengths_ == Lengths::Swapped || (lengths_ == Lengths::MaybeSwapped && caplen > wirelen)) {
+        const uint32_t t = caplen;
+        caplen = wirelen;
+        wirelen = t;
+    }
+    *stored = caplen;
     if (*stored > kMaxCaplen) return false;
-    r->sec = get32(h, swapped_);
-    const uint32_t frac = get32(h + 4, swapped_);
+    // libpcap copies the fields of a file in its own byte order into its
+    // signed 32-bit header fields, and swaps the others with an unsigned
+    // result.
+    const auto stamp = [this](const uint8_t* p) -> int64_t {
+        const uint32_t v = get32(p, swapped_);
+        return swapped_ ? int64_t{v} : int64_t{static_cast<int32_t>(v)};
+    };
+    r->sec = stamp(h);
+    const int64_t frac = stamp(h + 4);
     r->usec = nanoseconds_ ? frac / 1000 : frac;
     r->caplen = *stored > snapshot_ ? snapshot_ : *stored;
-    r->wirelen = get32(h + 12, swapped_);
+    r->wirelen = wirelen;
     r->data = h + 16;
     return true;
 }

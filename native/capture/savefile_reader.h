@@ -21,7 +21,9 @@ class SavefileReader {
 public:
     // Opens `path` if it is a classic pcap file (either byte order,
     // microsecond or nanosecond stamps); nullptr otherwise (the caller
-    // falls back to libpcap, which also reports what is wrong).
+    // falls back to libpcap, which also reports what is wrong). Records
+    // are read with libpcap's rules, so that a file gives the same packets
+    // whichever of the two reads it.
     static std::unique_ptr<SavefileReader> open(const std::string& path);
     ~SavefileReader();
     SavefileReader(const SavefileReader&) = delete;
@@ -29,8 +31,11 @@ public:
 
     enum class Result { Packet, End, Truncated, Invalid, IoError };
     struct Record {
-        uint32_t sec;
-        uint32_t usec;
+        // As libpcap reads them (and Zeek through it): in a file of our
+        // byte order, signed 32-bit numbers (seconds past 2038 are before
+        // 1970); byte-swapped, unsigned ones.
+        int64_t sec;
+        int64_t usec;
         uint32_t caplen;
         uint32_t wirelen;
         const uint8_t* data;
@@ -47,13 +52,19 @@ public:
     const std::string& error() const { return error_; }
 
 private:
-    SavefileReader(int fd, bool swapped, bool nanoseconds, int linktype, uint32_t snaplen);
+    // How the captured and wire lengths of a record are ordered: files of
+    // versions before 2.3 have them the other way round, and 2.3 files
+    // either way (libpcap's rules).
+    enum class Lengths : uint8_t { InOrder, Swapped, MaybeSwapped };
+
+    SavefileReader(int fd, bool swapped, bool nanoseconds, Lengths lengths, int linktype, uint32_t snaplen);
     bool fill(size_t need);  // makes `need` bytes available at pos_
     bool read_header(const uint8_t* h, Record* r, uint32_t* stored) const;
 
     int fd_;
     bool swapped_;
     bool nanoseconds_;
+    Lengths lengths_;
     int linktype_;
     uint32_t snaplen_;
     uint32_t snapshot_;  // what libpcap cuts captured lengths to

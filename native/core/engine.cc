@@ -25,9 +25,9 @@ Engine::~Engine() {
 }
 
 uint64_t Engine::next_uid() {
-    // splitmix64's finaliser over the key and the frame's position:
+    // splitmix64's finaliser over the key and the segment's position:
     // distinct per connection, unpredictable without the seed.
-    uint64_t z = uid_key_ + (frame_seq_ * 0x9e3779b97f4a7c15ull) + (connections_in_frame_++ * 0xd1b54a32d192ed03ull);
+    uint64_t z = uid_key_ + (frame_seq_ * 0x9e3779b97f4a7c15ull) + (segment_index_ * 0xd1b54a32d192ed03ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -46,7 +46,7 @@ void Engine::process(const PacketView& packet) {
 
 void Engine::begin_frame(double ts, uint64_t seq) {
     frame_seq_ = seq;
-    connections_in_frame_ = 0;
+    segments_in_frame_ = 0;
     // Network time never goes back; connection times use the packet's own.
     // Before any packet Zeek's clock reads 1 (its timer manager's "not set"),
     // so captures stamped near the epoch run at network time 1.
@@ -267,7 +267,8 @@ void Engine::handle_ip(IpPacket& ip, double t, const Encapsulation& encap) {
     // Verifying the checksum is decoding work (it needs only the packet);
     // the analysis acts on the answer at Zeek's point, after the
     // connection is found or made.
-    const Segment segment{ip, encap, t, tcp_checksum_bad(ip)};
+    // Numbered here, in the frame's order, whichever engine analyses it.
+    const Segment segment{ip, encap, t, tcp_checksum_bad(ip), segments_in_frame_++};
     if (segment.checksum_bad) count(Anomaly::bad_TCP_checksum);
     if (router_) return router_->route(segment);
     handle_segment(segment);
@@ -287,6 +288,7 @@ bool Engine::tcp_checksum_bad(const IpPacket& ip) const {
 
 void Engine::handle_segment(const Segment& segment) {
     ++stats_.segments;
+    segment_index_ = segment.index;
     const IpPacket& ip = segment.ip;
     const TcpHeader th = read_tcp_header(ip.payload);
     const Endpoint4 src{ip.src, th.src_port};
@@ -409,7 +411,7 @@ void Engine::add_timer(Connection& c, TimerKind kind, double due) {
 void Engine::set_inactivity_timeout(Connection& c, double timeout) {
     if (timeout == c.inactivity_timeout) return;
     ++c.inactivity_epoch;
-    if (timeout) add_timer(c, TimerKind::Inactivity, c.last_time + timeout);
+    if (timeout != 0) add_timer(c, TimerKind::Inactivity, c.last_time + timeout);
     c.inactivity_timeout = timeout;
 }
 

@@ -46,6 +46,7 @@ struct Segment {
     Encapsulation encap;
     double t;               // the packet's own timestamp
     bool checksum_bad;      // the TCP checksum was verified and is wrong
+    uint32_t index;         // among its frame's segments (an 802.11 A-MSDU carries several)
 };
 
 // Takes the segments of an engine that only decodes.
@@ -186,9 +187,10 @@ private:
     void remove_connection(Connection& c);
     void done(Connection& c, bool terminating);
     void count(Anomaly a) { ++stats_.anomalies[static_cast<size_t>(a)]; }
-    // A connection's uid: a keyed hash of the frame that made it (and how
-    // many it made before), so that a capture gets the same uids however
-    // it is sharded.
+    // A connection's uid: a keyed hash of the segment that made it (its
+    // frame and its place among the frame's segments), so that a capture
+    // gets the same uids however it is sharded. A segment makes at most one
+    // connection.
     uint64_t next_uid();
     bool tcp_checksum_bad(const IpPacket& ip) const;
 
@@ -277,7 +279,8 @@ private:
     bool packet_complete_ = true;
     uint64_t uid_key_;
     uint64_t frame_seq_ = 0;            // the frame being processed, in capture order
-    uint32_t connections_in_frame_ = 0;  // made by it so far
+    uint32_t segments_in_frame_ = 0;    // TCP segments it has carried so far
+    uint32_t segment_index_ = 0;        // the segment being analysed, within its frame
     SegmentRouter* router_ = nullptr;
     bool finished_ = false;
     // Zeek's find-checksum-offloading: the next look at the share of bad

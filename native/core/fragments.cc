@@ -12,8 +12,13 @@ namespace {
 // Zeek's plausibility bounds for fragment sizes.
 constexpr uint32_t kMinAcceptableFragment = 64;
 constexpr uint32_t kMaxAcceptableFragment = 64000;
-// What a set costs besides its bytes (map node, vectors), for the bound.
-constexpr uint64_t kSetOverhead = 128;
+// What a set costs besides its bytes (map node, vectors, its expiry
+// entries: at most about two of 48 bytes, see compact_expiry), for the
+// bound.
+constexpr uint64_t kSetOverhead = 224;
+// Entries of finished sets tolerated in the expiry queue beyond one per
+// live set.
+constexpr size_t kExpirySlack = 64;
 
 void bump(uint64_t* anomalies, Anomaly a) { ++anomalies[static_cast<size_t>(a)]; }
 
@@ -30,6 +35,20 @@ bool FragmentReassembler::KeyLess::operator()(const Key& a, const Key& b) const 
 void FragmentReassembler::drop(std::map<Key, Set, KeyLess>::iterator it) {
     bytes_ -= it->second.bytes;
     sets_.erase(it);
+}
+
+// Every datagram reassembled would otherwise leave an entry for
+// frag_timeout seconds (an hour's worth of fragmented traffic with a
+// long timeout), beyond any bound on held bytes. Rebuilt from the live
+// sets, the queue is at most twice their number (plus the slack) again;
+// the rebuild happens after as many drops as there are entries, so its
+// cost spreads over them. (Not from expire(), which walks the queue.)
+void FragmentReassembler::compact_expiry() {
+    if (expiry_.size() <= 2 * sets_.size() + kExpirySlack) return;
+    expiry_.clear();
+    for (const auto& [key, set] : sets_) expiry_.emplace_back(set.expires, key);
+    std::stable_sort(expiry_.begin(), expiry_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 void FragmentReassembler::expire(double now) {
@@ -93,7 +112,10 @@ bool FragmentReassembler::add(const IpPacket& f, double now, IpPacket* out, uint
         bump(anomalies, Anomaly::fragment_size_inconsistency);
         s.frag_size = upper;
     }
-    if (len == 0) return try_complete(s, out, anomalies);
+    // Zeek's reassembler ignores an empty block, so an empty fragment
+    // completes nothing (not even as the last one); a datagram completes
+    // only when a fragment with bytes is inserted, and is then forgotten.
+    if (len == 0) return false;
 
     // Insert the stretches no piece covers yet; covered bytes are compared.
     const uint8_t* data = f.header + f.header_len;
@@ -112,6 +134,7 @@ bool FragmentReassembler::add(const IpPacket& f, double now, IpPacket* out, uint
         if (bytes_ + (end - at) > max_bytes_) {
             bump(anomalies, Anomaly::fragment_memory_exceeded);
             drop(it);
+            compact_expiry();
             return false;
         }
         Piece p{at, end, std::vector<uint8_t>(data + (at - offset), data + (end - offset))};
@@ -122,7 +145,10 @@ bool FragmentReassembler::add(const IpPacket& f, double now, IpPacket* out, uint
         at = end;
     }
     const bool complete = try_complete(s, out, anomalies);
-    if (complete) drop(it);
+    if (complete) {
+        drop(it);
+        compact_expiry();
+    }
     return complete;
 }
 

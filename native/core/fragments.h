@@ -31,6 +31,7 @@ public:
     void expire(double now);
     uint64_t bytes() const { return bytes_; }
     size_t sets() const { return sets_.size(); }
+    size_t queued_expiries() const { return expiry_.size(); }
 
 private:
     struct Piece {
@@ -53,12 +54,16 @@ private:
 
     bool try_complete(Set& s, IpPacket* out, uint64_t* anomalies);
     void drop(std::map<Key, Set, KeyLess>::iterator it);
+    void compact_expiry();
 
     uint64_t max_bytes_;
     double timeout_;
     uint64_t bytes_ = 0;
     std::map<Key, Set, KeyLess> sets_;
-    std::deque<std::pair<double, Key>> expiry_;  // sets in creation order
+    // Sets in creation order (which is expiry order). A set that completes
+    // or is dropped leaves its entry behind; compact_expiry() keeps those
+    // from outnumbering the live sets.
+    std::deque<std::pair<double, Key>> expiry_;
     std::vector<uint8_t> datagram_;
 };
 

@@ -65,6 +65,11 @@ public:
     // has no room for it: hand the step over and start the next.
     bool add(const PacketView& packet, ShardStep* step);
 
+    // End of input, after the last step: what a lone engine's finish()
+    // does for the capture as a whole (the last look for checksum
+    // offloading, whose notice goes to the decoder's consumer).
+    void finish() { decoder_.finish(); }
+
     Engine& decoder() { return decoder_; }
     uint32_t workers() const { return workers_; }
 

@@ -692,7 +692,7 @@ void Engine::inactive_state(Connection& c, int side, bool is_orig, uint32_t seq,
             } else {
                 set_state(c, side, EpState::SynSent);
             }
-            if (options_.tcp_attempt_delay) add_timer(c, TimerKind::Attempt, t + options_.tcp_attempt_delay);
+            if (options_.tcp_attempt_delay != 0) add_timer(c, TimerKind::Attempt, t + options_.tcp_attempt_delay);
         } else {
             if (ackf) {
                 if (peer.state != EpState::Inactive && peer.state != EpState::Partial &&

@@ -10,7 +10,10 @@
 // Entries name their connection by pool slot and generation, and carry the
 // connection's cancellation epoch at arming time; an entry whose
 // connection moved on (removed, or timers cancelled) is dead, so cancelling
-// costs nothing.
+// costs nothing. Dead entries would otherwise stay until their time comes,
+// which with long timeouts (an hour for interactive services, or whatever
+// a user sets) lets them pile up with the connection rate; so whenever the
+// queue has doubled since it was last swept, the dead ones are dropped.
 #pragma once
 
 #include <algorithm>
@@ -62,6 +65,7 @@ public:
     // dropping dead entries (`live(entry)` says which are not).
     template <typename Live>
     void advance(double now, Live&& live) {
+        if (size() > sweep_at_) sweep(live);
         const double second = std::floor(now);
         if (near_limit_ == kUnset) near_limit_ = second;
         while (near_limit_ <= second) {
@@ -140,6 +144,30 @@ public:
 private:
     static constexpr double kUnset = -1e300;
     static constexpr int kRingSeconds = 1024;
+    // Below this many entries, dead ones are left for their time to come.
+    static constexpr size_t kMinSweep = size_t{1} << 16;
+
+    // Drops the dead entries everywhere; each sweep costs as much as the
+    // arming since the last one, so its cost spreads over those.
+    template <typename Live>
+    void sweep(Live& live) {
+        const auto dead = [&](const TimerEntry& e) { return !live(e); };
+        const auto shed = [&](std::vector<TimerEntry>& v) {
+            v.erase(std::remove_if(v.begin(), v.end(), dead), v.end());
+            if (v.capacity() > 4 * v.size() + 64) v.shrink_to_fit();
+        };
+        // Filtering keeps a bucket's arming order; heaps are rebuilt.
+        shed(heap_);
+        std::make_heap(heap_.begin(), heap_.end(), Later{});
+        shed(far_);
+        std::make_heap(far_.begin(), far_.end(), Later{});
+        waiting_ = 0;
+        for (auto& bucket : ring_) {
+            shed(bucket);
+            waiting_ += bucket.size();
+        }
+        sweep_at_ = std::max(kMinSweep, 2 * size());
+    }
 
     struct Later {
         bool operator()(const TimerEntry& a, const TimerEntry& b) const {
@@ -167,6 +195,7 @@ private:
     double near_limit_ = kUnset;    // start of the first second not yet moved into the heap
     size_t waiting_ = 0;            // entries in the ring
     uint64_t next_order_ = 0;
+    size_t sweep_at_ = kMinSweep;   // size() that triggers the next sweep
 };
 
 }  // namespace tcpsensor

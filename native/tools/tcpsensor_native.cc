@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
             e->finish();
             connections += e->stats().connections_total;
         }
+        dispatcher.finish();
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t total = 0;

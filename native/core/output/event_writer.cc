@@ -19,6 +19,9 @@ constexpr uint32_t align8(uint32_t n) { return (n + 7u) & ~7u; }
 // that the usual few letters a packet adds do not force a move.
 constexpr uint32_t kHistorySlack = 8;
 
+// The longest fixed part of an event's arguments (tcp_packet's).
+constexpr uint32_t kFixedArgs = 32;
+
 }  // namespace
 
 namespace {
@@ -96,8 +99,10 @@ uint8_t* EventWriter::reserve(uint32_t bytes) {
         capacity_ = grown;
     }
     uint8_t* at = buf_ + size_;
-    // Writers fill every field; only the header and the alignment padding
-    // at the end need zeroing.
+    // The header and the alignment padding at the end are zeroed here;
+    // writers zero the other bytes they do not fill. Buffers are recycled,
+    // and JavaScript sees a whole batch through any byte argument's
+    // ArrayBuffer: no byte of an earlier batch may show through.
     std::memset(at, 0, 8);
     std::memset(at + bytes - 8, 0, 8);
     size_ += bytes;
@@ -195,6 +200,8 @@ void EventWriter::write_snapshot(Connection& c) {
     const TcpEndpoint& p = c.resp();
     r[0] = batch::kTagSnapshot;
     store_le<uint32_t>(r + 8, c.desc_offset);
+    // The room kept for the history to grow: zero, beyond what it holds.
+    std::memset(r + batch::kSnapshotFixed + hist_len, 0, load_le32(r + 4) - batch::kSnapshotFixed - hist_len);
     r[12] = static_cast<uint8_t>(o.state);
     r[13] = static_cast<uint8_t>(p.state);
     store_le<uint16_t>(r + 14, static_cast<uint16_t>(hist_len));
@@ -224,6 +231,10 @@ uint8_t* EventWriter::begin_event(EventKind k, Connection& c, uint32_t arg_bytes
     store_le<uint32_t>(r + 4, len);
     store_le_f64(r + 8, now_);
     store_le<uint32_t>(r + 16, c.snap_offset);
+    store_le<uint32_t>(r + 20, 0);
+    // The fixed arguments (at most 32 bytes, before any byte string) have
+    // reserved bytes between their fields; zeroed all at once.
+    std::memset(r + batch::kEventFixed, 0, arg_bytes < kFixedArgs ? arg_bytes : kFixedArgs);
     ++batch_events_;
     ++events_written_;
     return r + batch::kEventFixed;
@@ -284,12 +295,14 @@ void EventWriter::tcp_options(Connection& c, bool is_orig, const TcpOptionEntry*
     a[1] = static_cast<uint8_t>(count);
     uint8_t* p = a + 4;
     for (size_t i = 0; i < count; ++i) {
+        const uint32_t padded = (4 + opts[i].data_len + 3u) & ~3u;
         p[0] = opts[i].kind;
         p[1] = opts[i].length;
         p[2] = opts[i].shape;
         p[3] = opts[i].data_len;
+        std::memset(p + 4, 0, padded - 4);
         if (opts[i].data_len) std::memcpy(p + 4, opts[i].data, opts[i].data_len);
-        p += (4 + opts[i].data_len + 3u) & ~3u;
+        p += padded;
     }
 }
 
