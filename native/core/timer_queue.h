@@ -46,7 +46,16 @@ struct TimerEntry {
 class TimerQueue {
 public:
     void add(double due, uint32_t slot, uint32_t generation, TimerKind kind, uint8_t epoch) {
-        const TimerEntry e{due, next_order_++, slot, generation, kind, epoch};
+        insert(TimerEntry{due, next_order_++, slot, generation, kind, epoch});
+    }
+
+    // The arming order the next add() would give, taken now for an entry
+    // that is inserted later (or never: a timer a compact record implies).
+    uint64_t reserve_order() { return next_order_++; }
+
+    // An entry whose order was reserved; it fires as if added then.
+    void insert(const TimerEntry& e) {
+        const double due = e.due;
         const double second = std::floor(due);
         if (due < near_limit_) {
             push(heap_, e);
@@ -128,7 +137,12 @@ public:
 
     bool ready(double now) const { return !heap_.empty() && heap_.front().due <= now; }
     bool empty() const { return heap_.empty(); }
+    // The next to pop (the queue must be ready).
+    const TimerEntry& front() const { return heap_.front(); }
     TimerEntry pop() { return pop(heap_); }
+
+    // Whether `a` fires before `b`.
+    static bool before(const TimerEntry& a, const TimerEntry& b) { return Later{}(b, a); }
 
     size_t size() const { return heap_.size() + far_.size() + waiting_; }
     size_t memory_bytes() const {
