@@ -152,7 +152,7 @@ void Engine::settle_fresh() {
         fresh_own_.clear();
         for (const TimerEntry& e : fresh_timers_)
             if (e.slot == slot && e.generation == generation) fresh_own_.push_back(e);
-        try_compact(*c, fresh_own_.data(), fresh_own_.size());
+        if (options_.compact_records) try_compact(*c, fresh_own_.data(), fresh_own_.size());
     }
     // A compacted connection's slot has a new generation: its timers are
     // dropped here as dead.

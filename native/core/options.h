@@ -77,6 +77,9 @@ struct Options {
     // connection_pending (if still active) and connection_state_remove.
     // A sharded capture gives each engine an equal share.
     uint32_t max_connections = 0;
+    // Connections that have seen one SYN are held compact (compact_connection.h).
+    // Off only to check that compact records change nothing.
+    bool compact_records = true;
 
     // --- Event selection ---
     EventSet events = default_event_set();

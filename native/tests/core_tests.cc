@@ -11,6 +11,7 @@
 
 #include "../core/block_list.h"
 #include "../core/decode.h"
+#include "../core/engine.h"
 #include "../core/output/event_writer.h"
 #include "../core/output/json_text.h"
 #include "../core/output/text_batch_format.h"
@@ -401,6 +402,105 @@ void text_renderer_renders_what_the_writer_wrote() {
     release_batch_buffer(events_batch.data, events_batch.capacity);
 }
 
+// A raw IPv4 TCP packet from 10.0.<host>.1:<port> to 10.0.0.2:80 (or
+// back), checksums left for the engine to ignore.
+std::vector<uint8_t> raw_tcp(uint8_t host, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, bool reply = false,
+                             uint16_t window = 1024) {
+    auto p = ipv4_tcp();
+    uint8_t client[4] = {10, 0, host, 1};
+    const uint8_t server[4] = {10, 0, 0, 2};
+    std::memcpy(&p[reply ? 16 : 12], client, 4);
+    std::memcpy(&p[reply ? 12 : 16], server, 4);
+    p[10] = p[11] = 0;
+    const uint16_t sum = static_cast<uint16_t>(~ones_complement_sum(p.data(), 20));
+    p[10] = static_cast<uint8_t>(sum >> 8);
+    p[11] = static_cast<uint8_t>(sum);
+    uint8_t* t = &p[20];
+    const uint16_t sport = reply ? 80 : port, dport = reply ? port : 80;
+    t[0] = static_cast<uint8_t>(sport >> 8), t[1] = static_cast<uint8_t>(sport);
+    t[2] = static_cast<uint8_t>(dport >> 8), t[3] = static_cast<uint8_t>(dport);
+    for (int i = 0; i < 4; ++i) {
+        t[4 + i] = static_cast<uint8_t>(seq >> (24 - 8 * i));
+        t[8 + i] = static_cast<uint8_t>(ack >> (24 - 8 * i));
+    }
+    t[13] = flags;
+    t[14] = static_cast<uint8_t>(window >> 8), t[15] = static_cast<uint8_t>(window);
+    return p;
+}
+
+struct Feeder {
+    BatchCounter counter;
+    Engine engine;
+    explicit Feeder(const Options& o) : engine(o, linktype::kRaw, &counter, 1) {}
+    void send(double ts, const std::vector<uint8_t>& p) {
+        engine.process(PacketView{ts, p.data(), static_cast<uint32_t>(p.size()), static_cast<uint32_t>(p.size())});
+        engine.flush();  // the counter sees finished batches only
+    }
+};
+
+Options test_options() {
+    Options o;
+    o.ignore_checksums = true;
+    o.events = all_event_set();
+    return o;
+}
+
+// A SYN leaves a compact record; its answer, a timer coming due or the end
+// of input brings the full record back; a SYN the compact form cannot hold
+// (window 0: a zero-window letter in its history) stays full.
+void compact_records_made_and_expanded() {
+    Feeder f(test_options());
+    f.send(100.0, raw_tcp(1, 1000, 0x02, 5000, 0));
+    CHECK(f.engine.stats().connections_active == 1 && f.engine.stats().connections_compact == 1);
+    f.send(100.1, raw_tcp(1, 1000, 0x12, 9000, 5001, true));  // SYN-ACK: expanded
+    CHECK(f.engine.stats().connections_active == 1 && f.engine.stats().connections_compact == 0);
+    f.send(100.2, raw_tcp(2, 1000, 0x02, 5000, 0, false, 0));
+    CHECK(f.engine.stats().connections_active == 2 && f.engine.stats().connections_compact == 0);
+    f.send(100.3, raw_tcp(3, 1000, 0x02, 5000, 0));
+    CHECK(f.engine.stats().connections_compact == 1);
+    // Its attempt timer (100.3 + 5) acts at the first packet after it.
+    f.send(105.2, raw_tcp(4, 1000, 0x10, 1, 1));
+    CHECK(f.engine.stats().connections_compact == 1 && f.counter.by_kind[static_cast<size_t>(EventKind::connection_attempt)] == 1);
+    f.send(105.4, raw_tcp(4, 1000, 0x10, 1, 1));
+    CHECK(f.engine.stats().connections_compact == 0 && f.counter.by_kind[static_cast<size_t>(EventKind::connection_attempt)] == 2);
+    f.engine.finish();
+    CHECK(f.engine.stats().connections_active == 0);
+    CHECK(f.counter.by_kind[static_cast<size_t>(EventKind::connection_state_remove)] == 4);
+
+    // The reference: nothing compact, the same events.
+    Options o = test_options();
+    o.compact_records = false;
+    Feeder g(o);
+    g.send(100.0, raw_tcp(1, 1000, 0x02, 5000, 0));
+    CHECK(g.engine.stats().connections_compact == 0);
+}
+
+// Past max_connections: compact records go first (oldest first), then
+// one-sided connections, then two-sided ones, each least recently active
+// first; every eviction is counted and the table never holds more.
+void eviction_follows_the_order() {
+    Options o = test_options();
+    o.max_connections = 2;
+    Feeder f(o);
+    f.send(100.0, raw_tcp(1, 1000, 0x02, 5000, 0));
+    f.send(100.0, raw_tcp(1, 1000, 0x12, 9000, 5001, true));  // two-sided
+    f.send(101.0, raw_tcp(2, 1000, 0x10, 1, 1));              // one-sided
+    f.send(102.0, raw_tcp(3, 1000, 0x02, 7000, 0));           // compact: evicts the one-sided
+    CHECK(f.engine.stats().connections_evicted == 1 && f.engine.stats().connections_active == 2);
+    f.send(103.0, raw_tcp(4, 1000, 0x02, 7000, 0));  // evicts the compact one
+    f.send(104.0, raw_tcp(5, 1000, 0x10, 1, 1));     // and the next compact one
+    CHECK(f.engine.stats().connections_evicted == 3 && f.engine.stats().connections_compact == 0);
+    f.send(105.0, raw_tcp(6, 1000, 0x10, 1, 1));  // one-sided (104) before two-sided (100)
+    f.send(106.0, raw_tcp(1, 1000, 0x10, 5001, 9001));
+    const uint8_t client[4] = {10, 0, 1, 1}, server[4] = {10, 0, 0, 2};
+    const Endpoint4 a{IpAddress::from_v4(client), 1000}, b{IpAddress::from_v4(server), 80};
+    CHECK(f.engine.stats().connections_evicted == 4 && f.engine.find_uid(a, b) != 0);  // the two-sided one stays
+    CHECK(f.engine.stats().connections_active == 2);
+    f.engine.finish();
+    // Evicted (4) and flushed (2) connections all got connection_state_remove.
+    CHECK(f.counter.by_kind[static_cast<size_t>(EventKind::connection_state_remove)] == 6);
+}
+
 }  // namespace
 
 int main() {
@@ -416,6 +516,8 @@ int main() {
         {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
         {"json_strings_and_bytes_as_javascript_writes_them", json_strings_and_bytes_as_javascript_writes_them},
         {"text_renderer_renders_what_the_writer_wrote", text_renderer_renders_what_the_writer_wrote},
+        {"compact_records_made_and_expanded", compact_records_made_and_expanded},
+        {"eviction_follows_the_order", eviction_follows_the_order},
     };
     for (const auto& [name, fn] : tests) {
         const int before = failures;
