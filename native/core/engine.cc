@@ -338,6 +338,14 @@ Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, c
     if (flip && dst.addr.is_v4_broadcast()) flip = false;
 
     if (max_connections_ && table_.size() >= max_connections_) evict_one();
+    // Removed connections leave their timers queued until due (a minute or
+    // more ahead): with connections coming and going fast (a flood that
+    // evicts), dead entries would outgrow the table. Purged when they could
+    // be most of the queue; the next purge waits for as many again.
+    if (timers_.size() > purge_timers_at_) {
+        timers_.purge([this](const TimerEntry& e) { return timer_live(e); });
+        purge_timers_at_ = 2 * (timers_.size() + table_.size()) + (1 << 16);
+    }
     Connection* c = table_.insert(hash, second_);
     ++stats_.connections_total;
     // Its timers wait for the frame's end, where it may be compacted.

@@ -315,6 +315,8 @@ private:
     Connection probe_;
     // This engine's share of max_connections (0: no bound).
     uint32_t max_connections_ = 0;
+    // Queued timers past which the dead ones are purged (engine.cc).
+    size_t purge_timers_at_ = 1 << 16;
     // Network time's second, as the flow table's eviction order keeps it.
     uint32_t second_ = 0;
 };

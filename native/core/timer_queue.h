@@ -144,6 +144,27 @@ public:
     // Whether `a` fires before `b`.
     static bool before(const TimerEntry& a, const TimerEntry& b) { return Later{}(b, a); }
 
+    // Drops every entry `live` rejects now rather than when it comes due, and
+    // gives back the memory of containers left mostly empty. Nothing fires
+    // differently: entries fire by due time and arming order, and the
+    // dropped ones never would have.
+    template <typename Live>
+    void purge(Live&& live) {
+        const auto keep = [&](std::vector<TimerEntry>& v) {
+            v.erase(std::remove_if(v.begin(), v.end(), [&](const TimerEntry& e) { return !live(e); }), v.end());
+            if (v.capacity() > 2 * v.size() + 64) v.shrink_to_fit();
+        };
+        keep(heap_);
+        std::make_heap(heap_.begin(), heap_.end(), Later{});
+        keep(far_);
+        std::make_heap(far_.begin(), far_.end(), Later{});
+        waiting_ = 0;
+        for (auto& b : ring_) {
+            keep(b);
+            waiting_ += b.size();
+        }
+    }
+
     size_t size() const { return heap_.size() + far_.size() + waiting_; }
     size_t memory_bytes() const {
         size_t n = heap_.capacity() + far_.capacity();

@@ -232,6 +232,29 @@ void timer_queue_fires_in_due_order_then_arming_order() {
     CHECK(q.empty() && q.size() == 0);
 }
 
+// Purging dead entries early changes nothing that fires, nor its order.
+void timer_queue_purge_keeps_the_live_in_order() {
+    TimerQueue q;
+    const auto all = [](const TimerEntry&) { return true; };
+    const auto even = [](const TimerEntry& e) { return e.slot % 2 == 0; };
+    q.advance(100.0, all);
+    for (uint32_t i = 0; i < 3000; ++i) {
+        const double due = 100.25 + (i % 7) * (i % 3 ? 0.5 : 700.0);  // heap, ring and far heap
+        q.add(due, i, 0, TimerKind::Expire, 0);
+    }
+    q.purge(even);
+    CHECK(q.size() == 1500);
+    std::vector<uint32_t> fired;
+    q.drain(all, [&](const TimerEntry& e) { fired.push_back(e.slot); });
+    bool ordered = fired.size() == 1500;
+    for (size_t i = 1; i < fired.size(); ++i) {
+        const auto due = [](uint32_t s) { return 100.25 + (s % 7) * (s % 3 ? 0.5 : 700.0); };
+        const double a = due(fired[i - 1]), b = due(fired[i]);
+        ordered = ordered && fired[i] % 2 == 0 && (a < b || (a == b && fired[i - 1] < fired[i]));
+    }
+    CHECK(ordered);
+}
+
 // Outer UDP flows: found in both directions, ended as Zeek's inactivity
 // timer ends a connection (first due a timeout after the first packet,
 // then a timeout after the last), and bounded (a full table refuses, after
@@ -512,6 +535,7 @@ int main() {
         {"fragments_reassemble_out_of_order", fragments_reassemble_out_of_order},
         {"event_writer_batches_end_between_groups", event_writer_batches_end_between_groups},
         {"timer_queue_fires_in_due_order_then_arming_order", timer_queue_fires_in_due_order_then_arming_order},
+        {"timer_queue_purge_keeps_the_live_in_order", timer_queue_purge_keeps_the_live_in_order},
         {"udp_sessions_end_and_stay_bounded", udp_sessions_end_and_stay_bounded},
         {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
         {"json_strings_and_bytes_as_javascript_writes_them", json_strings_and_bytes_as_javascript_writes_them},
