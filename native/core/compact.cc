@@ -50,6 +50,8 @@ bool same_state(const Connection& a, const Connection& b) {
 
 }  // namespace
 
+// Sets every field a compact record determines, whatever it held before
+// (try_compact reuses one probe); the rest must be as a fresh record has them.
 void Engine::fill_from_compact(const CompactConnection& k, Connection& c) const {
     c.side[0] = Endpoint4{IpAddress::from_v4(k.addr[0]), k.port[0]};
     c.side[1] = Endpoint4{IpAddress::from_v4(k.addr[1]), k.port[1]};
@@ -64,10 +66,9 @@ void Engine::fill_from_compact(const CompactConnection& k, Connection& c) const 
     o.last_seq = k.seq + 1;
     o.state = EpState::SynSent;
     o.window_scale = k.window_scale;
-    if (k.flags & kCompactWindowScale) {
-        o.window_seq = k.seq;
-        r.window_ack_seq = k.seq;
-    }
+    const bool scaled = (k.flags & kCompactWindowScale) != 0;
+    o.window_seq = scaled ? k.seq : 0;
+    r.window_ack_seq = scaled ? k.seq : 0;
     o.rexmit_seen = (k.flags & kCompactRexmitSeen) != 0;
     o.rexmit_last_id = k.ip_id;
     o.last_time = k.time;
@@ -127,7 +128,7 @@ bool Engine::try_compact(Connection& c, const TimerEntry* timers, size_t count) 
     if (o.stream.deliver_contents) k.flags |= kCompactDeliverOrig;
     if (c.ep[1].stream.deliver_contents) k.flags |= kCompactDeliverResp;
 
-    probe_ = Connection{};
+    // probe_ is a fresh record but for what fill_from_compact sets.
     probe_.in_table = true;
     fill_from_compact(k, probe_);
     if (!same_state(c, probe_)) return false;

@@ -17,7 +17,14 @@ Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, ui
       fragments_(options.max_fragment_bytes, options.frag_timeout),
       udp_sessions_(seed ^ 0x2545f4914f6cdd1dull, options.max_udp_sessions),
       uid_key_(seed ^ 0x5bd1e9955bd1e995ull),
-      max_connections_(options.max_connections) {}
+      max_connections_(options.max_connections) {
+    // A compact record's timers: expire, inactivity (if any), attempt (if any).
+    compact_first_delay_ = options_.tcp_SYN_timeout;
+    if (options_.udp_inactivity_timeout && options_.udp_inactivity_timeout < compact_first_delay_)
+        compact_first_delay_ = options_.udp_inactivity_timeout;
+    if (options_.tcp_attempt_delay && options_.tcp_attempt_delay < compact_first_delay_)
+        compact_first_delay_ = options_.tcp_attempt_delay;
+}
 
 Engine::~Engine() {
     // Close contents files of connections still open (finish() was not
@@ -472,8 +479,9 @@ void Engine::expire_timers(double now) {
         // The oldest compact record holds the compact records' next timer;
         // when it comes before the queue's, the record is expanded and its
         // timers join the queue, in their places.
+        // (Rounding is monotonic: time + the smallest delay is the first due.)
         const uint32_t oldest = table_.oldest_compact();
-        if (oldest != FlowTable::kNone) {
+        if (oldest != FlowTable::kNone && table_.compact_at(oldest).time + compact_first_delay_ <= now) {
             const TimerEntry first = first_compact_timer(table_.compact_at(oldest));
             if (first.due <= now && (!timers_.ready(now) || TimerQueue::before(first, timers_.front()))) {
                 expand(oldest, true);

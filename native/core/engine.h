@@ -313,6 +313,8 @@ private:
     std::vector<TimerEntry> fresh_own_;
     // Where a compact candidate is rebuilt, to be compared with the original.
     Connection probe_;
+    // The delay of a compact record's first timer (the smallest of them).
+    double compact_first_delay_ = 0;
     // This engine's share of max_connections (0: no bound).
     uint32_t max_connections_ = 0;
     // Queued timers past which the dead ones are purged (engine.cc).

@@ -104,11 +104,9 @@ Connection* FlowTable::take_slot() {
         slot = slots_used_++;
         if ((slot >> kChunkShift) >= chunks_.size()) chunks_.emplace_back(new Connection[kChunkSize]);
     }
+    // Free slots are kept reset (free_slot, or as the chunk made them).
     Connection* c = slot_ptr(slot);
-    const uint32_t generation = c->generation + 1;
-    *c = Connection{};
     c->slot = slot;
-    c->generation = generation;
     return c;
 }
 
