@@ -156,9 +156,11 @@ test('flushed at the end of input: attempt timers in their order among the queue
   await same(t, file, { tcpAttemptDelay: 0, events: ['connection_state_remove', 'connection_pending'] });
 });
 
-test('many connections, IPv4 and IPv6, a tunnel, bad checksums: the same events', async (t) => {
+test('many connections, IPv4 and IPv6, bad checksums, a zero window, data on the SYN: the same events', async (t) => {
   const { writer: w } = manyConnections({ connections: 300, spacing: 0.01, step: 0.5, t0: 100 });
   new TcpFlow({ writer: w, client: '[2001:db8::1]:40000', server: '[2001:db8::2]:80', t0: 100 }).handshake();
+  new TcpFlow({ writer: w, client: '[2001:db8::3]:40000', server: '[2001:db8::2]:80', t0: 100 }).syn();
+  new TcpFlow({ writer: w, client: '[::ffff:a00:9]:40000', server: '[2001:db8::2]:80', t0: 100 }).syn(); // a mapped IPv4 address
   new TcpFlow({ writer: w, client: '10.3.0.1:40000', t0: 100 }).syn({ checksum: 0x1234 });
   new TcpFlow({ writer: w, client: '10.3.0.2:40000', t0: 100 }).syn({ window: 0 });
   new TcpFlow({ writer: w, client: '10.3.0.3:40000', t0: 100 }).syn({ payload: Buffer.from('x') });

@@ -1,7 +1,6 @@
 // Compact records (compact_connection.h): made from a full connection at the
 // end of its first frame when the full record can be rebuilt from them
 // exactly, and rebuilt into it when anything needs more.
-#include <cstring>
 
 #include "engine.h"
 
@@ -51,10 +50,9 @@ bool same_state(const Connection& a, const Connection& b) {
 }  // namespace
 
 // Sets every field a compact record determines, whatever it held before
-// (try_compact reuses one probe); the rest must be as a fresh record has them.
+// (try_compact reuses one probe), but the sides, which the table keeps; the
+// rest must be as a fresh record has them.
 void Engine::fill_from_compact(const CompactConnection& k, Connection& c) const {
-    c.side[0] = Endpoint4{IpAddress::from_v4(k.addr[0]), k.port[0]};
-    c.side[1] = Endpoint4{IpAddress::from_v4(k.addr[1]), k.port[1]};
     c.orig_side = 0;
     c.uid = k.uid;
     c.start_time = c.last_time = k.time;
@@ -106,18 +104,14 @@ TimerEntry Engine::first_compact_timer(const CompactConnection& k) const {
 bool Engine::try_compact(Connection& c, const TimerEntry* timers, size_t count) {
     // Cheap refusals first; the comparison below is the real test.
     if (c.extras || c.orig_side != 0 || c.ep[0].state != EpState::SynSent || c.ep[1].state != EpState::Inactive ||
-        c.history.size() != 1 || count == 0 || count > 3 || !c.side[0].addr.is_v4() || !c.side[1].addr.is_v4() ||
-        c.ep[0].num_bytes_ip > 0xffff || c.start_time != network_time_)
+        c.history.size() != 1 || count == 0 || count > 3 || c.ep[0].num_bytes_ip > 0xffff ||
+        c.start_time != network_time_)
         return false;
 
     CompactConnection k{};
     k.time = c.start_time;
     k.uid = c.uid;
     k.timer_order = timers[0].order;
-    for (int s = 0; s < 2; ++s) {
-        std::memcpy(k.addr[s], c.side[s].addr.bytes + 12, 4);
-        k.port[s] = c.side[s].port;
-    }
     const TcpEndpoint& o = c.ep[0];
     k.seq = o.start_seq;
     k.ip_len = static_cast<uint16_t>(o.num_bytes_ip);
@@ -128,8 +122,11 @@ bool Engine::try_compact(Connection& c, const TimerEntry* timers, size_t count) 
     if (o.stream.deliver_contents) k.flags |= kCompactDeliverOrig;
     if (c.ep[1].stream.deliver_contents) k.flags |= kCompactDeliverResp;
 
-    // probe_ is a fresh record but for what fill_from_compact sets.
+    // probe_ is a fresh record but for what fill_from_compact sets; the
+    // table keeps the sides as they are.
     probe_.in_table = true;
+    probe_.side[0] = c.side[0];
+    probe_.side[1] = c.side[1];
     fill_from_compact(k, probe_);
     if (!same_state(c, probe_)) return false;
     TimerEntry implied[3];

@@ -1,5 +1,5 @@
 // A connection that has seen one pure SYN and nothing else, kept in 56
-// bytes instead of a full Connection and its three timers.
+// bytes (88 over IPv6) instead of a full Connection and its three timers.
 //
 // Under a SYN flood almost every connection is such a one, and most never
 // see a second packet. Its first packet goes through the normal path as a
@@ -23,7 +23,9 @@ struct CompactConnection {
     double time;           // the SYN's timestamp, which was network time too: start and last time
     uint64_t uid;
     uint64_t timer_order;  // arming order of its first timer; the others followed it
-    uint8_t addr[2][4];    // IPv4 addresses, originator first
+    // IPv4 addresses, originator first; over IPv6 (kCompactV6), the first
+    // four bytes are where the table keeps the pair (flow_table.h).
+    uint8_t addr[2][4];
     uint16_t port[2];
     uint32_t seq;          // the SYN's sequence number
     uint16_t ip_len;       // its IP total length (the originator's num_bytes_ip)
@@ -39,6 +41,7 @@ constexpr uint8_t kCompactDeliverOrig = 0x1;   // tcp_contents for the originato
 constexpr uint8_t kCompactDeliverResp = 0x2;   // ... and the responder's
 constexpr uint8_t kCompactRexmitSeen = 0x4;    // tcp_rexmit looked at the SYN
 constexpr uint8_t kCompactWindowScale = 0x8;   // the SYN carried a window-scale option
+constexpr uint8_t kCompactV6 = 0x10;           // the addresses are IPv6 ones, kept apart
 
 static_assert(sizeof(CompactConnection) == 56, "the compact record is meant to stay small");
 

@@ -414,18 +414,13 @@ void Engine::done(Connection& c, bool pending) {
 void Engine::evict_one() {
     const FlowTable::Found v = table_.victim();
     if (!v.any()) return;
-    Connection* c = v.full ? v.full : expand(v.compact, false);
     ++stats_.connections_evicted;
-    done(*c, true);
-    if (writer_.wants(EventKind::connection_state_remove)) writer_.conn_event(EventKind::connection_state_remove, *c);
-    clear_blocks(*c, 0);
-    clear_blocks(*c, 1);
-    table_.erase(c);
+    remove_connection(v.full ? *v.full : *expand(v.compact, false), true);
 }
 
-void Engine::remove_connection(Connection& c) {
+void Engine::remove_connection(Connection& c, bool pending) {
     if (!c.in_table) return;
-    done(c, finished_);
+    done(c, pending);
     if (writer_.wants(EventKind::connection_state_remove)) writer_.conn_event(EventKind::connection_state_remove, c);
     clear_blocks(c, 0);
     clear_blocks(c, 1);
@@ -573,6 +568,7 @@ void Engine::finish() {
         if (!options_.tcp_attempt_delay) return;
         for (uint32_t k = table_.oldest_compact(); k != FlowTable::kNone; k = table_.oldest_compact()) {
             TimerEntry t[3];
+            // With an attempt delay, the attempt timer is the last one armed.
             const size_t n = compact_timers(table_.compact_at(k), 0, 0, t);
             TimerEntry attempt = t[n - 1];
             if (limit && !TimerQueue::before(attempt, *limit)) return;
@@ -596,6 +592,8 @@ void Engine::finish() {
         Connection* c = f.full;
         if (!c) {
             c = table_.scratch();
+            c->side[0] = table_.compact_side(f.compact, 0);
+            c->side[1] = table_.compact_side(f.compact, 1);
             fill_from_compact(table_.compact_at(f.compact), *c);
         }
         done(*c, true);

@@ -188,7 +188,10 @@ private:
     Connection* new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
                                double t, const Encapsulation& encap);
     bool is_reuse(Connection& c, const TcpHeader& th, double t);
-    void remove_connection(Connection& c);
+    // Raises connection_state_remove (after connection_pending, with
+    // `pending`, as at termination) and removes the connection.
+    void remove_connection(Connection& c, bool pending);
+    void remove_connection(Connection& c) { remove_connection(c, finished_); }
     void done(Connection& c, bool pending);
     void evict_one();
     // --- compact records (compact.cc) ---

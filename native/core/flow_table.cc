@@ -42,14 +42,6 @@ uint32_t hash_tuple(uint64_t seed, const Endpoint4& a, const Endpoint4& b) {
     return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-namespace {
-
-Endpoint4 compact_side(const CompactConnection& k, int side) {
-    return Endpoint4{IpAddress::from_v4(k.addr[side]), k.port[side]};
-}
-
-}  // namespace
-
 FlowTable::Found FlowTable::find(const Endpoint4& a, const Endpoint4& b, uint32_t h) const {
     Found found;
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
@@ -59,7 +51,7 @@ FlowTable::Found FlowTable::find(const Endpoint4& a, const Endpoint4& b, uint32_
         if (e.ref & kCompactBit) {
             const uint32_t slot = (e.ref & ~kCompactBit) - 1;
             const CompactConnection& k = *compact_ptr(slot);
-            const Endpoint4 s0 = compact_side(k, 0), s1 = compact_side(k, 1);
+            const Endpoint4 s0 = side_of(k, 0), s1 = side_of(k, 1);
             if ((s0 == a && s1 == b) || (s0 == b && s1 == a)) {
                 found.compact = slot;
                 return found;
@@ -151,6 +143,41 @@ void FlowTable::erase(Connection* c) {
     free_slot(c);
 }
 
+Endpoint4 FlowTable::side_of(const CompactConnection& k, int side) const {
+    if (!(k.flags & kCompactV6)) return Endpoint4{IpAddress::from_v4(k.addr[side]), k.port[side]};
+    uint32_t pair;
+    std::memcpy(&pair, k.addr[0], 4);
+    return Endpoint4{IpAddress::from_v6(v6_ptr(pair)->addr[side]), k.port[side]};
+}
+
+void FlowTable::keep_sides(CompactConnection* k, const Connection& c) {
+    for (int s = 0; s < 2; ++s) k->port[s] = c.side[s].port;
+    if (c.side[0].addr.is_v4() && c.side[1].addr.is_v4()) {
+        for (int s = 0; s < 2; ++s) std::memcpy(k->addr[s], c.side[s].addr.bytes + 12, 4);
+        k->flags = static_cast<uint8_t>(k->flags & ~kCompactV6);
+        return;
+    }
+    uint32_t pair;
+    if (v6_free_) {
+        pair = v6_free_ - 1;
+        std::memcpy(&v6_free_, v6_ptr(pair)->addr[0], 4);
+    } else {
+        pair = v6_used_++;
+        if ((pair >> kChunkShift) >= v6_chunks_.size()) v6_chunks_.emplace_back(new V6Pair[kChunkSize]);
+    }
+    for (int s = 0; s < 2; ++s) std::memcpy(v6_ptr(pair)->addr[s], c.side[s].addr.bytes, 16);
+    std::memcpy(k->addr[0], &pair, 4);
+    k->flags |= kCompactV6;
+}
+
+void FlowTable::release_sides(const CompactConnection& k) {
+    if (!(k.flags & kCompactV6)) return;
+    uint32_t pair;
+    std::memcpy(&pair, k.addr[0], 4);
+    std::memcpy(v6_ptr(pair)->addr[0], &v6_free_, 4);
+    v6_free_ = pair + 1;
+}
+
 void FlowTable::compact(Connection* c, const CompactConnection& k) {
     uint32_t slot;
     if (compact_free_) {
@@ -162,6 +189,7 @@ void FlowTable::compact(Connection* c, const CompactConnection& k) {
     }
     CompactConnection* p = compact_ptr(slot);
     *p = k;
+    keep_sides(p, *c);
     p->prev = compact_tail_;
     p->next = 0;
     if (compact_tail_)
@@ -181,8 +209,11 @@ Connection* FlowTable::expand(uint32_t slot, uint32_t second, CompactConnection*
     *k = *p;
     Connection* c = take_slot();
     c->in_table = true;
+    c->side[0] = side_of(*p, 0);
+    c->side[1] = side_of(*p, 1);
     relink(*c, second, 0);
-    index_[index_of(hash(compact_side(*k, 0), compact_side(*k, 1)), (slot + 1) | kCompactBit)].ref = c->slot + 1;
+    index_[index_of(hash(c->side[0], c->side[1]), (slot + 1) | kCompactBit)].ref = c->slot + 1;
+    release_sides(*p);
 
     if (p->prev)
         compact_ptr(p->prev - 1)->next = p->next;
@@ -205,6 +236,8 @@ void FlowTable::clear_compact() {
     count_ = 0;
     compact_chunks_.clear();
     compact_used_ = compact_free_ = compact_head_ = compact_tail_ = 0;
+    v6_chunks_.clear();
+    v6_used_ = v6_free_ = 0;
     compact_count_ = 0;
 }
 
@@ -261,7 +294,7 @@ Connection* FlowTable::at(uint32_t slot, uint32_t generation) const {
 size_t FlowTable::memory_bytes() const {
     return index_.capacity() * sizeof(IndexEntry) + chunks_.size() * kChunkSize * sizeof(Connection) +
            free_slots_.capacity() * sizeof(uint32_t) +
-           compact_chunks_.size() * kChunkSize * sizeof(CompactConnection);
+           compact_chunks_.size() * kChunkSize * sizeof(CompactConnection) + v6_chunks_.size() * kChunkSize * sizeof(V6Pair);
 }
 
 }  // namespace tcpsensor

@@ -60,13 +60,16 @@ public:
     void erase(Connection* c);
 
     // Puts `k` in the place of the indexed full record `c`, whose slot
-    // returns to the pool; `k` becomes the newest compact record.
+    // returns to the pool; `k` becomes the newest compact record, with c's
+    // sides (the table keeps the addresses).
     void compact(Connection* c, const CompactConnection& k);
     // Puts a fresh full record in the place of compact record `slot`, which
-    // is freed after being copied to *k; the full one is the newest
-    // one-sided connection as of `second`.
+    // is freed after being copied to *k; the full one has its sides and is
+    // the newest one-sided connection as of `second`.
     Connection* expand(uint32_t slot, uint32_t second, CompactConnection* k);
     const CompactConnection& compact_at(uint32_t slot) const { return *compact_ptr(slot); }
+    // Side `side` (0: the originator) of compact record `slot`.
+    Endpoint4 compact_side(uint32_t slot, int side) const { return side_of(*compact_ptr(slot), side); }
     // The compact record made first among those left (kNone if none).
     uint32_t oldest_compact() const { return compact_head_ ? compact_head_ - 1 : kNone; }
     size_t compact_count() const { return compact_count_; }
@@ -136,6 +139,15 @@ private:
     CompactConnection* compact_ptr(uint32_t slot) const {
         return &compact_chunks_[slot >> kChunkShift][slot & (kChunkSize - 1)];
     }
+    // The IPv6 addresses of a compact record, out of line so that IPv4 ones
+    // (the usual flood) cost nothing for them.
+    struct V6Pair {
+        uint8_t addr[2][16];
+    };
+    V6Pair* v6_ptr(uint32_t i) const { return &v6_chunks_[i >> kChunkShift][i & (kChunkSize - 1)]; }
+    Endpoint4 side_of(const CompactConnection& k, int side) const;
+    void keep_sides(CompactConnection* k, const Connection& c);
+    void release_sides(const CompactConnection& k);
     void grow();
     void place(uint32_t h, uint32_t ref);
     size_t index_of(uint32_t h, uint32_t ref) const;
@@ -164,6 +176,10 @@ private:
     uint32_t compact_head_ = 0;
     uint32_t compact_tail_ = 0;
     size_t compact_count_ = 0;
+    // IPv6 pairs: freed ones chained through their first four bytes.
+    std::vector<std::unique_ptr<V6Pair[]>> v6_chunks_;
+    uint32_t v6_used_ = 0;
+    uint32_t v6_free_ = 0;
 };
 
 }  // namespace tcpsensor

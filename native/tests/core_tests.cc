@@ -451,6 +451,23 @@ std::vector<uint8_t> raw_tcp(uint8_t host, uint16_t port, uint8_t flags, uint32_
     return p;
 }
 
+// The same over IPv6, from 2001:db8::<host>.
+std::vector<uint8_t> raw_tcp6(uint8_t host, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, bool reply = false) {
+    const auto v4 = raw_tcp(host, port, flags, seq, ack, reply);
+    std::vector<uint8_t> p(40, 0);
+    p[0] = 0x60;
+    p[5] = 20;  // payload length
+    p[6] = 6;
+    p[7] = 64;
+    uint8_t client[16] = {0x20, 0x01, 0x0d, 0xb8}, server[16] = {0x20, 0x01, 0x0d, 0xb8};
+    client[15] = host;
+    server[15] = 0xfe;
+    std::memcpy(&p[reply ? 24 : 8], client, 16);
+    std::memcpy(&p[reply ? 8 : 24], server, 16);
+    p.insert(p.end(), v4.begin() + 20, v4.end());
+    return p;
+}
+
 struct Feeder {
     BatchCounter counter;
     Engine engine;
@@ -486,11 +503,22 @@ void compact_records_made_and_expanded() {
     CHECK(f.engine.stats().connections_compact == 1 && f.counter.by_kind[static_cast<size_t>(EventKind::connection_attempt)] == 1);
     f.send(105.4, raw_tcp(4, 1000, 0x10, 1, 1));
     CHECK(f.engine.stats().connections_compact == 0 && f.counter.by_kind[static_cast<size_t>(EventKind::connection_attempt)] == 2);
+    // IPv6: compact too (its addresses kept apart), found from both sides.
+    f.send(106.0, raw_tcp6(7, 2000, 0x02, 5000, 0));
+    CHECK(f.engine.stats().connections_compact == 1);
+    const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+    const uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe};
+    const Endpoint4 c6e{IpAddress::from_v6(c6), 2000}, s6e{IpAddress::from_v6(s6), 80};
+    const uint64_t uid6 = f.engine.find_uid(s6e, c6e);
+    CHECK(uid6 != 0);
+    f.send(106.1, raw_tcp6(7, 2000, 0x12, 9000, 5001, true));
+    CHECK(f.engine.stats().connections_compact == 0 && f.engine.find_uid(c6e, s6e) == uid6);
+
     f.engine.finish();
     CHECK(f.engine.stats().connections_active == 0);
-    CHECK(f.counter.by_kind[static_cast<size_t>(EventKind::connection_state_remove)] == 4);
+    CHECK(f.counter.by_kind[static_cast<size_t>(EventKind::connection_state_remove)] == 5);
 
-    // The reference: nothing compact, the same events.
+    // Off (the ava tests' reference), nothing is compacted.
     Options o = test_options();
     o.compact_records = false;
     Feeder g(o);
