@@ -17,6 +17,7 @@
 #include "../core/output/text_batch_format.h"
 #include "../core/output/text_renderer.h"
 #include "../core/flow_table.h"
+#include "../core/history.h"
 #include "../core/fragments.h"
 #include "../core/timer_queue.h"
 #include "../core/udp_sessions.h"
@@ -425,6 +426,24 @@ void text_renderer_renders_what_the_writer_wrote() {
     release_batch_buffer(events_batch.data, events_batch.capacity);
 }
 
+// A long history grows in place up to its cap and keeps every letter.
+void history_grows_to_its_cap() {
+    History h;
+    std::string want;
+    bool kept = true;
+    for (size_t i = 0; i < History::kMax; ++i) {
+        const char c = static_cast<char>('a' + i % 26);
+        kept = kept && h.add(c);
+        want.push_back(c);
+        kept = kept && h.view() == want;
+    }
+    CHECK(kept);
+    CHECK(!h.add('x') && h.size() == History::kMax);
+    h.assign("^h");
+    for (int i = 0; i < 100; ++i) h.add('z');
+    CHECK(h.size() == 102 && h.view().substr(0, 3) == "^hz");
+}
+
 // A raw IPv4 TCP packet from 10.0.<host>.1:<port> to 10.0.0.2:80 (or
 // back), checksums left for the engine to ignore.
 std::vector<uint8_t> raw_tcp(uint8_t host, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, bool reply = false,
@@ -568,6 +587,7 @@ int main() {
         {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
         {"json_strings_and_bytes_as_javascript_writes_them", json_strings_and_bytes_as_javascript_writes_them},
         {"text_renderer_renders_what_the_writer_wrote", text_renderer_renders_what_the_writer_wrote},
+        {"history_grows_to_its_cap", history_grows_to_its_cap},
         {"compact_records_made_and_expanded", compact_records_made_and_expanded},
         {"eviction_follows_the_order", eviction_follows_the_order},
     };
