@@ -241,12 +241,13 @@ const OPTION_KEYS = new Set<string>([
 ]);
 
 /**
- * What one connection's state costs at most, by design: a full record
- * (392 bytes), its index entry, its timers and the out-of-line state a
- * troubled connection grows (weird counts, per-endpoint extras). Measured:
- * 80 bytes for a half-open connection that has seen only its SYN, 520 for
- * a typical full one, 740 for one with a weird. Stream bytes are bounded
- * apart (maxReassemblyBytes).
+ * What one connection's state is taken to cost when maxConnections is
+ * sized: a full record (392 bytes), its index entry, its timers and the
+ * out-of-line state a troubled connection grows (weird counts, per-endpoint
+ * extras). Measured: 80 bytes for a half-open connection that has seen only
+ * its SYN, 520 for a typical full one, 740 for one with a weird; only a
+ * pathological one (many kinds of weird, a history of hundreds of letters)
+ * costs more. Stream bytes are bounded apart (maxReassemblyBytes).
  */
 export const CONNECTION_BYTES = 1024;
 export const MAX_CONNECTIONS_FLOOR = 16384;
