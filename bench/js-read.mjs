@@ -106,6 +106,7 @@ process.stdout.write(
       reassemblyMemoryExceeded: finalStats.malformed.reassembly_memory_exceeded ?? 0,
       memoryBytes: finalStats.memoryBytes,
       connectionsTotal: finalStats.connectionsTotal,
+      connectionsEvicted: finalStats.connectionsEvicted,
     },
     maxRssKB: process.resourceUsage().maxRSS,
   }) + '\n',

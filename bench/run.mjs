@@ -31,11 +31,12 @@ const USAGE = `usage: npm run bench [-- OPTIONS]
   --label TEXT            title of the RESULTS.md section (e.g. "baseline before optimization")
   --no-record             do not append to bench/RESULTS.md
   --nats-only             only the NATS JetStream sink's measurements (needs nats-server)
+  --flood-only            only the connection table under floods (SYN and ACK floods, maxConnections)
   --work DIR              cache of generated traces and built tools (default bench/.work)
 environment: TCPSENSOR_BENCH_INPUTS (default ../shared/bench), TCPSENSOR_CONFORMANCE (default ../shared/conformance)`;
 
 function parseArgs(argv) {
-  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false, compareCli: null };
+  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false, compareCli: null, floodOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -54,6 +55,7 @@ function parseArgs(argv) {
       case '--label': a.label = next(); break;
       case '--no-record': a.record = false; break;
       case '--nats-only': a.natsOnly = true; break;
+      case '--flood-only': a.floodOnly = true; break;
       case '--work': a.work = path.resolve(next()); break;
       case '--compare-cli': a.compareCli = path.resolve(next()); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0);
@@ -98,6 +100,8 @@ const HOLD_BYTES = 3 * 1460;
 const MEMORY_EVENTS = ['new_connection', 'tcp_contents', 'connection_state_remove'];
 const CONTENTS_ALL = { contentDeliverAllOrig: true, contentDeliverAllResp: true };
 const MAX_REASSEMBLY_BYTES = 256 * 1024 * 1024; // the engine's default (native/core/options.h)
+const MAX_FRAGMENT_BYTES = 64 * 1024 * 1024; // likewise
+const FLOOD = path.join(BENCH, 'flood.py');
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -208,13 +212,14 @@ async function floor(file) {
  * file as the addon does, run one after another on one thread (what
  * dispatching and stepping cost, without threads).
  */
-async function native(file, { events = 'default', contents = false, ignoreChecksums = false, workers = 0 } = {}) {
+async function native(file, { events = 'default', contents = false, ignoreChecksums = false, workers = 0, maxConnections = 0 } = {}) {
   const argv = [file, '--events', Array.isArray(events) ? events.join(',') : events];
   if (contents) argv.push('--contents-all');
   if (ignoreChecksums) argv.push('-C');
   if (workers) argv.push('--workers', String(workers));
+  if (maxConnections) argv.push('--max-connections', String(maxConnections));
   const r = await run(NATIVE, argv);
-  const m = /# packets (\d+) events (\d+) seconds ([\d.]+) packets_per_second ([\d.]+) connections (\d+)(?: dispatch_seconds ([\d.]+))?/.exec(r.stdout);
+  const m = /# packets (\d+) events (\d+) seconds ([\d.]+) packets_per_second ([\d.]+) connections (\d+)(?: evicted (\d+))?(?: dispatch_seconds ([\d.]+))?/.exec(r.stdout);
   if (r.code !== 0 || !m) return null;
   const counts = {};
   for (const line of r.stdout.split('\n')) {
@@ -228,21 +233,22 @@ async function native(file, { events = 'default', contents = false, ignoreChecks
   const seconds = packets > 0 && pps > 0 ? packets / pps : Number(m[3]);
   return {
     packets, events: Number(m[2]), seconds, packetsPerSecond: packets / seconds, eventsPerSecond: Number(m[2]) / seconds,
-    connections: Number(m[5]), counts, rssKB: r.rssKB, dispatchSeconds: m[6] !== undefined ? Number(m[6]) : undefined,
+    connections: Number(m[5]), evicted: Number(m[6] ?? 0), counts, rssKB: r.rssKB,
+    dispatchSeconds: m[7] !== undefined ? Number(m[7]) : undefined,
   };
 }
 
 /**
  * The CLI (ours, or `cliPath`: another checkout's) writing NDJSON (or what
- * `extra` asks for) to /dev/null, timed as a user sees it: the whole
- * process, Node's start-up included. `packets` is the trace's count (the
- * CLI does not print it).
+ * `extra` asks for) to /dev/null, or with `keep` into `stdout` (for few
+ * lines), timed as a user sees it: the whole process, Node's start-up
+ * included. `packets` is the trace's count (the CLI does not print it).
  */
-async function cli(file, extra = [], packets = 0, cliPath = CLI) {
+async function cli(file, extra = [], packets = 0, cliPath = CLI, { keep = false } = {}) {
   const quoted = [cliPath, '-r', file, ...extra].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const r = await run('sh', ['-c', `exec "${process.execPath}" ${quoted} > /dev/null`]);
+  const r = await run('sh', ['-c', `exec "${process.execPath}" ${quoted}${keep ? '' : ' > /dev/null'}`]);
   if (r.code !== 0) return null;
-  return { packets, seconds: r.wallSeconds, packetsPerSecond: packets / r.wallSeconds, rssKB: r.rssKB };
+  return { packets, seconds: r.wallSeconds, packetsPerSecond: packets / r.wallSeconds, rssKB: r.rssKB, stdout: keep ? r.stdout : undefined };
 }
 
 /** The full stack: bench/js-read.mjs in its own process. */
@@ -430,7 +436,7 @@ async function main() {
   let havePcap = false;
   await step('prepare: builds, node_pcap', async () => {
     prepareBuilds();
-    havePcap = prepareNodePcap();
+    havePcap = args.floodOnly ? false : prepareNodePcap();
   });
 
   const py = 'python3';
@@ -447,12 +453,23 @@ async function main() {
       (out) => [process.execPath, [path.join(BENCH, 'gen-hard.mjs'), out, '3000', '300', '1']], 40000),
     syn: syn(1000000),
     syn10k: syn(10000),
+    // 5 M SYNs with a legitimate connection 2 s in, and 5 M ACKs (full records).
+    flood5m: tracePlan('synflood-5m-legit', FLOOD, { n: 5e6, generator: fs.readFileSync(shared('gen-synflood.py'), 'utf8') },
+      (out) => ['sh', ['-c', `"${py}" "${shared('gen-synflood.py')}" "${out}.syn" 5000000 && "${py}" "${FLOOD}" splice "${out}.syn" "${out}" 2 && rm "${out}.syn"`]], 5e6 / 10),
+    ack5m: tracePlan('ackflood-5m', FLOOD, { n: 5e6 }, (out) => [py, [FLOOD, 'ack', out, '5000000']], 5e6 / 12),
     holdSmall: hold(HOLD_CONNS[0]),
     holdBig: hold(HOLD_CONNS[1]),
   };
-  await step('inputs: generate or reuse traces', () => materialize(args.natsOnly ? [T.bulk, T.bulk100] : Object.values(T)));
+  const floodTraces = [T.syn, T.syn10k, T.flood5m, T.ack5m];
+  await step('inputs: generate or reuse traces', () =>
+    materialize(args.natsOnly ? [T.bulk, T.bulk100] : args.floodOnly ? floodTraces : Object.values(T)));
   if (args.natsOnly) {
     await natsSteps(T);
+    report();
+    return true;
+  }
+  if (args.floodOnly) {
+    await floodSteps(T);
     report();
     return true;
   }
@@ -587,22 +604,9 @@ async function main() {
       'linear (16×/1× ≥ 80%)', met(ratio('nativeDefault') >= 0.8 && ratio('fullDefault') >= 0.8));
   });
 
-  // -- 5. Memory per connection
-  await step('memory: idle half-open connections (SYN flood) and held reassembly data', async () => {
-    const base = await interleaved(1, {
-      native: () => native(T.syn10k.file),
-      full: () => full(T.syn10k.file),
-    });
-    const syn = await interleaved(1, {
-      native: () => native(T.syn.file),
-      full: () => full(T.syn.file),
-    });
-    const pn = per2(syn.native, base.native, 1000000 - 10000);
-    const pf = per2(syn.full, base.full, 1000000 - 10000);
-    row('bytes of RSS per idle (half-open) connection: (RSS(1M SYNs) − RSS(10k SYNs)) / 990k', 'synflood-1m',
-      `native ${pn.toFixed(0)} B (peak RSS ${mibKB(syn.native)}), full stack ${pf.toFixed(0)} B (peak RSS ${mibKB(syn.full)}; longest event-loop gap ${ms(syn.full)})`,
-      '', '≤ 256 B', met(pn <= 256 && pf <= 256));
-
+  // -- 5. Memory per connection: idle half-open ones (and floods, maxConnections)
+  await floodSteps(T);
+  await step('memory: held reassembly data', async () => {
     const [small, big] = HOLD_CONNS;
     const hold = await interleaved(1, {
       nativeSmall: () => native(T.holdSmall.file, { events: MEMORY_EVENTS, contents: true }),
@@ -751,6 +755,90 @@ async function natsPublish(file, mode, { window = 4096, profile = false } = {}) 
   }
 }
 
+/**
+ * The connection table under floods (bench/README.md, "Floods"): bytes per
+ * idle half-open connection; 5 M SYNs, all kept, then past the default
+ * maxConnections and past 1 M, with a legitimate connection in the middle
+ * whose events must come out; 5 M ACKs (full records) past 1 M.
+ */
+async function floodSteps(T) {
+  const { defaultMaxConnections, CONNECTION_BYTES } = await import('../dist/index.mjs');
+  const defaultMax = defaultMaxConnections();
+  const bound = (max) => max * CONNECTION_BYTES + MAX_REASSEMBLY_BYTES + MAX_FRAGMENT_BYTES + 256 * 1048576;
+  const fmt = (n) => n.toLocaleString('en-US');
+  const LEGIT_EVENTS = ['connection_established', 'connection_finished', 'tcp_contents'];
+  // The CLI's events of the legitimate connection (192.0.2.10), in order.
+  const legitLines = (r) => (r?.stdout ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .filter((e) => e.id.orig_h === '192.0.2.10').map((e) => e.event).join(',');
+  const legitOk = {
+    native: (r) => r?.counts.connection_established === 1 && r?.counts.connection_finished === 1 && r?.counts.tcp_contents === 3,
+    cli: (r) => legitLines(r) === 'connection_established,tcp_contents,tcp_contents,tcp_contents,connection_finished',
+    full: (r) => r?.counts.connection_established === 1 && r?.counts.connection_finished === 1 && r?.counts.tcp_contents === 3,
+  };
+  const says = (ok) => (ok ? 'established, 3 × contents, finished' : '**lost**');
+
+  await step('floods: idle half-open connections (1 M SYNs against 10 k)', async () => {
+    const pick = (file) => ({
+      native: () => native(file),
+      cli: () => cli(file, ['--events', 'connection_established']),
+      full: () => full(file),
+    });
+    const base = await interleaved(1, pick(T.syn10k.file));
+    const syn = await interleaved(1, pick(T.syn.file));
+    const per = (k) => per2(syn[k], base[k], 1000000 - 10000);
+    const [pn, pc, pf] = [per('native'), per('cli'), per('full')];
+    row('bytes of RSS per idle (half-open) connection: (RSS(1M SYNs) − RSS(10k SYNs)) / 990k', 'synflood-1m',
+      `native ${pn.toFixed(0)} B (peak RSS ${mibKB(syn.native)}); CLI, an event half-open connections never raise, ${pc.toFixed(0)} B (${mibKB(syn.cli)}); ` +
+      `full stack, default events, ${pf.toFixed(0)} B (${mibKB(syn.full)}; longest event-loop gap ${ms(syn.full)})`,
+      '', '≤ 256 B native and CLI', met(pn <= 256 && pc <= 256));
+  });
+
+  await step('floods: 5 M SYNs with a legitimate connection, all kept, past the default maxConnections and past 1 M', async () => {
+    const all = 1 << 23;
+    const kept = await interleaved(1, {
+      native: () => native(T.flood5m.file, { contents: true, maxConnections: all }),
+      cli: () => cli(T.flood5m.file, ['--max-connections', String(all), '--events', LEGIT_EVENTS.join(','), '--contents', 'all'], 0, CLI, { keep: true }),
+    });
+    const base = await interleaved(1, { native: () => native(T.syn10k.file), cli: () => cli(T.syn10k.file, ['--events', 'connection_established']) });
+    const pn = per2(kept.native, base.native, 5000001 - 10000);
+    const pc = per2(kept.cli, base.cli, 5000001 - 10000);
+    const okKept = legitOk.native(kept.native) && legitOk.cli(kept.cli);
+    row(`SYN flood, 5 M tuples + 1 legitimate connection, all kept (maxConnections ${fmt(all)})`, 'synflood-5m-legit',
+      `native peak RSS ${mibKB(kept.native)}, ${pn.toFixed(0)} B/connection, ${fmt(kept.native?.evicted ?? 0)} evicted; ` +
+      `CLI ${mibKB(kept.cli)}, ${pc.toFixed(0)} B/connection; legitimate connection: ${says(okKept)}`,
+      '', '≤ 256 B/connection', met(pn <= 256 && pc <= 256 && okKept));
+
+    for (const [label, max] of [[`default maxConnections ${fmt(defaultMax)}`, defaultMax], ['maxConnections 1,000,000', 1000000]]) {
+      const R = await interleaved(1, {
+        native: () => native(T.flood5m.file, { contents: true, maxConnections: max }),
+        cli: () => cli(T.flood5m.file, ['--max-connections', String(max), '--events', LEGIT_EVENTS.join(','), '--contents', 'all'], 0, CLI, { keep: true }),
+        full: () => full(T.flood5m.file, { maxConnections: max, ...CONTENTS_ALL }),
+      });
+      const ok = legitOk.native(R.native) && legitOk.cli(R.cli) && legitOk.full(R.full);
+      const limit = bound(max);
+      const within = [R.native, R.cli, R.full].every((x) => x && x.rssKB * 1024 <= limit);
+      row(`SYN flood, 5 M tuples + 1 legitimate connection, ${label}`, 'synflood-5m-legit',
+        `native peak RSS ${mibKB(R.native)}, ${fmt(R.native?.evicted ?? 0)} evicted; CLI ${mibKB(R.cli)}; ` +
+        `full stack (default events) ${mibKB(R.full)}, ${fmt(R.full?.final.connectionsEvicted ?? 0)} evicted, longest event-loop gap ${ms(R.full)}; ` +
+        `legitimate connection: ${says(ok)}`,
+        '', `RSS ≤ ${mib(limit)} (maxConnections × ${CONNECTION_BYTES} B + reassembly + fragments + 256 MiB); legitimate connection whole`,
+        met(within && ok));
+    }
+  });
+
+  await step('floods: 5 M ACKs (full records) past maxConnections 1 M', async () => {
+    const max = 1000000;
+    const R = await interleaved(1, {
+      native: () => native(T.ack5m.file, { maxConnections: max }),
+      cli: () => cli(T.ack5m.file, ['--max-connections', String(max), '--events', 'connection_established']),
+    });
+    const limit = bound(max);
+    row('ACK flood, 5 M tuples (one-sided full records), maxConnections 1,000,000', 'ackflood-5m',
+      `native peak RSS ${mibKB(R.native)}, ${fmt(R.native?.evicted ?? 0)} evicted (${R.native ? secs(R.native.seconds) : '–'} s); CLI ${mibKB(R.cli)}`,
+      '', `RSS ≤ ${mib(limit)}`, met([R.native, R.cli].every((x) => x && x.rssKB * 1024 <= limit)));
+  });
+}
+
 async function natsSteps(T) {
   await step('nats: default events published into a JetStream stream, all acknowledged', async () => {
     if (spawnSync('nats-server', ['--version']).error) {
@@ -839,6 +927,8 @@ function report() {
     `- Command: \`${command}\` — took ${(elapsed / 60).toFixed(1)} min`,
     args.natsOnly
       ? '- Rounds: one run per measurement, each with a fresh nats-server of its own'
+      : args.floodOnly
+      ? '- Rounds: one run per measurement (peak RSS, not time, is what these rows measure)'
       : `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm; the NATS rows one run each`,
     '',
     table(),

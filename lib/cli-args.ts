@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { CONN_LOG_EVENTS } from './conn-log';
 import type { EventName } from './events';
 import type { NatsSinkOptions } from './nats-sink';
-import { parseZeekSetting, SensorOptions, Source } from './options';
+import { MAX_CONNECTIONS_LIMIT, parseZeekSetting, SensorOptions, Source } from './options';
 
 export class UsageError extends Error {}
 
@@ -57,6 +57,7 @@ export const FLAGS: readonly Flag[] = [
   { long: 'ignore-checksums', short: 'C', group: 'tuning', help: "analyse packets with bad checksums (Zeek's -C)" },
   { long: 'checksums', value: 'zeek|auto', group: 'tuning', help: "zeek: verify, warn once if more than 5% are bad (offload); auto: stop verifying when the first packets show offload", default: 'zeek' },
   { long: 'workers', short: 'w', value: 'N', group: 'tuning', help: 'engines analysing the capture, each on its own thread (live: a PACKET_FANOUT group)', default: '1' },
+  { long: 'max-connections', value: 'N', group: 'tuning', help: 'TCP connections held at once; past it the one least worth keeping is evicted (half-open, idle first)', default: 'an eighth of memory at 1 KiB each' },
   { long: 'set', value: 'NAME=VALUE', multiple: true, group: 'tuning', help: "redefine one of Zeek's tunables by its Zeek name (tcp_inactivity_timeout=30, ...)" },
 
   { long: 'snaplen', short: 's', value: 'BYTES', group: 'live', help: 'bytes captured per packet', default: '262144' },
@@ -226,6 +227,8 @@ export function parseCommandLine(argv: string[]): Parsed {
   if (filter !== undefined) args.source.filter = filter;
   const workers = str('workers');
   if (workers !== undefined) options.workers = positiveNumber('workers', workers, true, 64);
+  const maxConnections = str('max-connections');
+  if (maxConnections !== undefined) options.maxConnections = positiveNumber('max-connections', maxConnections, true, MAX_CONNECTIONS_LIMIT);
   const statsInterval = str('stats-interval');
   if (statsInterval !== undefined) args.statsInterval = positiveNumber('stats-interval', statsInterval, false);
 

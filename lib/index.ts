@@ -13,7 +13,7 @@ export { TcpsensorError, TcpsensorWarning } from './errors';
 export type { ErrorCode, WarningCode, ChecksumOffloadDetail } from './errors';
 export type { StatsRecord } from './stats';
 export type { FileSource, InterfaceSource, Source, SensorOptions, TunableOptions, Tunable, TunableKind } from './options';
-export { TUNABLES, parseZeekSetting } from './options';
+export { TUNABLES, parseZeekSetting, defaultMaxConnections, CONNECTION_BYTES } from './options';
 export { Sensor } from './sensor';
 export type { SensorStats, ContentsDirection, SensorEventMap } from './sensor';
 export type { CaptureInfo } from './native';

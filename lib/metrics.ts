@@ -17,6 +17,7 @@ const COUNTERS: readonly [name: string, help: string, field: Numeric][] = [
   ['tcpsensor_events_total', 'Events raised', 'events'],
   ['tcpsensor_events_dropped_total', 'Live: events dropped because the reader fell behind', 'eventsDroppedByQueue'],
   ['tcpsensor_connections_total', 'TCP connections seen', 'connectionsTotal'],
+  ['tcpsensor_connections_evicted_total', 'TCP connections evicted to stay within maxConnections', 'connectionsEvicted'],
   ['tcpsensor_capture_loss_acks_total', 'Acks seen in established connections (capture_loss.log acks)', 'ackEvents'],
   ['tcpsensor_capture_loss_gaps_total', 'Acks for data that was never seen (capture_loss.log gaps)', 'gapEvents'],
   ['tcpsensor_reassembly_dropped_bytes_total', 'Stream bytes not buffered because of maxReassemblyBytes', 'reassemblyDroppedBytes'],

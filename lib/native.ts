@@ -26,6 +26,10 @@ export interface NativeConfig {
   batchBytes?: number;
   maxReassemblyBytes?: number;
   maxFragmentBytes?: number;
+  /** In total; the addon gives each worker an equal share. */
+  maxConnections?: number;
+  /** False keeps every connection as a full record: the tests' reference for compact ones. */
+  compactRecords?: boolean;
   seed?: number;
   /** Text batches instead of event batches: NDJSON events, or conn.log rows. */
   output?: 'ndjson' | 'conn';
@@ -63,6 +67,10 @@ export interface SensorStats {
   connectionsActive: number;
   /** Connections seen so far. */
   connectionsTotal: number;
+  /** Of connectionsActive, those held in compact form (one SYN seen, nothing else). */
+  connectionsCompact: number;
+  /** Connections evicted to stay within maxConnections. */
+  connectionsEvicted: number;
   /** Events raised so far (requested ones). */
   events: number;
   /** TCP segments analysed (with several workers, each analyses its share). */

@@ -7,6 +7,7 @@
  * name, Zeek's name (what `--set` takes) and the kind of value; Options in
  * native/core/options.h holds the same set with the same defaults.
  */
+import os from 'node:os';
 import type { NativeConfig } from './native';
 import { CONN_LOG_EVENTS } from './conn-log';
 import { EVENT_KINDS, EVENT_NAMES, EventName, isEventName } from './events';
@@ -163,6 +164,18 @@ export interface SensorOptions extends TunableOptions {
   maxReassemblyBytes?: number;
   /** Bound on bytes held by IP fragment reassembly (default 64 MiB). */
   maxFragmentBytes?: number;
+  /**
+   * TCP connections held at once (default: sized for the machine, see
+   * defaultMaxConnections()). A new connection past it first evicts the one
+   * least worth keeping: a half-open connection that has seen only its SYN
+   * (oldest first), else a connection only one side has spoken in, else any
+   * other, each least recently active first (to the second of network
+   * time). The evicted connection gets `connection_pending` (if its
+   * analysis is still active) and `connection_state_remove`, as at the end
+   * of input, and is counted in `stats().connectionsEvicted`. With
+   * `workers`, each worker holds an equal share.
+   */
+  maxConnections?: number;
   /** Events per batch crossing into JavaScript (default 4096). */
   batchEvents?: number;
   /** Bytes per batch (default 1 MiB). */
@@ -216,6 +229,7 @@ const OPTION_KEYS = new Set<string>([
   'portInactivityTimeouts',
   'maxReassemblyBytes',
   'maxFragmentBytes',
+  'maxConnections',
   'batchEvents',
   'batchBytes',
   'highWaterMark',
@@ -225,6 +239,40 @@ const OPTION_KEYS = new Set<string>([
   'output',
   'signal',
 ]);
+
+/**
+ * What one connection's state is taken to cost when maxConnections is
+ * sized: a full record (392 bytes), its index entry, its timers and the
+ * out-of-line state a troubled connection grows (weird counts, per-endpoint
+ * extras). Measured: 80 bytes for a half-open connection that has seen only
+ * its SYN, 520 for a typical full one, 740 for one with a weird; only a
+ * pathological one (many kinds of weird, a history of hundreds of letters)
+ * costs more. Stream bytes are bounded apart (maxReassemblyBytes).
+ */
+export const CONNECTION_BYTES = 1024;
+export const MAX_CONNECTIONS_FLOOR = 16384;
+export const MAX_CONNECTIONS_CEILING = 1 << 24;
+/** The largest maxConnections accepted (index slots are 31 bits). */
+export const MAX_CONNECTIONS_LIMIT = 2 ** 30;
+
+/** The memory this process may count on: the machine's, or its cgroup's limit if lower. */
+export function availableMemory(): number {
+  const total = os.totalmem();
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  return constrained && constrained > 0 && constrained < total ? constrained : total;
+}
+
+/**
+ * maxConnections when none is given: an eighth of the memory at
+ * CONNECTION_BYTES each (3 M connections on a 24 GiB machine), at least
+ * 16,384 and at most 16,777,216. At the bound, connection state takes at
+ * most that eighth; peak RSS stays below maxConnections × 1 KiB plus
+ * maxReassemblyBytes, maxFragmentBytes and the process itself.
+ */
+export function defaultMaxConnections(memoryBytes: number = availableMemory()): number {
+  const n = Math.floor(memoryBytes / 8 / CONNECTION_BYTES);
+  return Math.min(MAX_CONNECTIONS_CEILING, Math.max(MAX_CONNECTIONS_FLOOR, n));
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -332,6 +380,8 @@ export function buildConfig(source: unknown, options: unknown): NativeConfig {
   }
   if (opts.maxReassemblyBytes !== undefined) config.maxReassemblyBytes = checkNumber('maxReassemblyBytes', opts.maxReassemblyBytes, 0, 2 ** 48, true);
   if (opts.maxFragmentBytes !== undefined) config.maxFragmentBytes = checkNumber('maxFragmentBytes', opts.maxFragmentBytes, 0, 2 ** 48, true);
+  config.maxConnections =
+    opts.maxConnections !== undefined ? checkNumber('maxConnections', opts.maxConnections, 1, MAX_CONNECTIONS_LIMIT, true) : defaultMaxConnections();
   if (opts.batchEvents !== undefined) config.batchEvents = checkNumber('batchEvents', opts.batchEvents, 1, 1 << 20, true);
   if (opts.batchBytes !== undefined) config.batchBytes = checkNumber('batchBytes', opts.batchBytes, 4096, 1 << 28, true);
   if (opts.highWaterMark !== undefined) config.highWaterMark = checkNumber('highWaterMark', opts.highWaterMark, 1, 65536, true);

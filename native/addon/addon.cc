@@ -128,6 +128,12 @@ WorkerConfig read_config(const Napi::Object& c) {
     o.weird_sampling_duration = num(c, "weird_sampling_duration", 600);
     o.max_reassembly_bytes = static_cast<uint64_t>(num(c, "maxReassemblyBytes", static_cast<double>(o.max_reassembly_bytes)));
     o.max_fragment_bytes = static_cast<uint64_t>(num(c, "maxFragmentBytes", static_cast<double>(o.max_fragment_bytes)));
+    // Not an option: the tests' reference without compact records.
+    o.compact_records = flag(c, "compactRecords", true);
+    // Each engine of a sharded capture holds its share.
+    const uint32_t max_connections = static_cast<uint32_t>(num(c, "maxConnections", 0));
+    const uint32_t shares = w.workers ? w.workers : 1;
+    o.max_connections = max_connections ? (max_connections + shares - 1) / shares : 0;
     o.frag_timeout = num(c, "frag_timeout", o.frag_timeout);
     o.batch_max_events = static_cast<uint32_t>(num(c, "batchEvents", o.batch_max_events));
     o.batch_max_bytes = static_cast<uint32_t>(num(c, "batchBytes", o.batch_max_bytes));
@@ -233,12 +239,18 @@ struct State {
     }
 
     // The buffer goes back to the pool when JavaScript lets go of it; its
-    // capacity rides along as the finalizer's hint.
+    // capacity rides along as the finalizer's hint. V8 counts its bytes
+    // until then: batches JavaScript is done with bring the collection that
+    // frees them nearer (without that, a flood's events left tens of
+    // megabytes of dead batches waiting).
     static Napi::Value to_array_buffer(Napi::Env env, const Batch& b) {
+        Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(b.capacity));
         return Napi::ArrayBuffer::New(
             env, b.data, b.size,
-            [](Napi::Env, void* data, void* capacity) {
-                release_batch_buffer(static_cast<uint8_t*>(data), static_cast<uint32_t>(reinterpret_cast<uintptr_t>(capacity)));
+            [](Napi::Env e, void* data, void* capacity) {
+                const auto bytes = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(capacity));
+                Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(bytes));
+                release_batch_buffer(static_cast<uint8_t*>(data), bytes);
             },
             reinterpret_cast<void*>(static_cast<uintptr_t>(b.capacity)));
     }
@@ -451,6 +463,8 @@ private:
         set("packetsTcp", s.engine.packets_tcp);
         set("connectionsActive", s.engine.connections_active);
         set("connectionsTotal", s.engine.connections_total);
+        set("connectionsCompact", s.engine.connections_compact);
+        set("connectionsEvicted", s.engine.connections_evicted);
         set("events", s.engine.events);
         set("segments", s.engine.segments);
         set("ackEvents", s.engine.ack_events);

@@ -221,6 +221,17 @@ struct Connection {
     uint8_t analyzer_epoch = 0;
     uint8_t inactivity_epoch = 0;
 
+    // Made by the frame being processed: its timers wait for the frame's
+    // end, where it may be compacted (engine.cc).
+    bool fresh = false;
+
+    // Its place in the table's eviction order (flow_table.h): neighbours
+    // as slot + 1, which list, and the second it last moved.
+    uint8_t lru_list = 0;
+    uint32_t lru_prev = 0;
+    uint32_t lru_next = 0;
+    uint32_t lru_second = 0;
+
     // Batch bookkeeping of the event writer.
     uint32_t desc_batch = 0;
     uint32_t desc_offset = 0;

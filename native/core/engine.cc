@@ -16,12 +16,22 @@ Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, ui
       table_(seed),
       fragments_(options.max_fragment_bytes, options.frag_timeout),
       udp_sessions_(seed ^ 0x2545f4914f6cdd1dull, options.max_udp_sessions),
-      uid_key_(seed ^ 0x5bd1e9955bd1e995ull) {}
+      uid_key_(seed ^ 0x5bd1e9955bd1e995ull),
+      max_connections_(options.max_connections) {
+    // A compact record's timers: expire, inactivity (if any), attempt (if any).
+    compact_first_delay_ = options_.tcp_SYN_timeout;
+    if (options_.udp_inactivity_timeout && options_.udp_inactivity_timeout < compact_first_delay_)
+        compact_first_delay_ = options_.udp_inactivity_timeout;
+    if (options_.tcp_attempt_delay && options_.tcp_attempt_delay < compact_first_delay_)
+        compact_first_delay_ = options_.tcp_attempt_delay;
+}
 
 Engine::~Engine() {
     // Close contents files of connections still open (finish() was not
     // reached, e.g. the capture was aborted).
-    table_.for_each([this](Connection* c) { close_contents_files(*c); });
+    table_.for_each([this](const FlowTable::Found& f) {
+        if (f.full) close_contents_files(*f.full);
+    });
 }
 
 uint64_t Engine::next_uid() {
@@ -44,6 +54,14 @@ void Engine::process(const PacketView& packet) {
     if (stats_.packets == options_.checksum_sample && options_.auto_checksums) decide_auto_checksums();
 }
 
+namespace {
+
+// Network time's second as the flow table's eviction order keeps it (only
+// ever compared for equality).
+uint32_t second_of(double t) { return t > 0 && t < 4294967295.0 ? static_cast<uint32_t>(t) : 0; }
+
+}  // namespace
+
 void Engine::begin_frame(double ts, uint64_t seq) {
     frame_seq_ = seq;
     segments_in_frame_ = 0;
@@ -52,6 +70,7 @@ void Engine::begin_frame(double ts, uint64_t seq) {
     // so captures stamped near the epoch run at network time 1.
     const double clock = network_time_ != 0 ? network_time_ : 1.0;
     network_time_ = ts > clock ? ts : clock;
+    second_ = second_of(network_time_);
     if (network_time_ >= next_checksum_check_) check_checksum_offload(false);
     writer_.begin_group(network_time_);
     expire_timers(network_time_);
@@ -65,6 +84,7 @@ void Engine::check_checksums_at(double ts) {
 
 void Engine::end_frame() {
     after_group();
+    if (!fresh_.empty()) settle_fresh();
     writer_.end_group();
 }
 
@@ -75,6 +95,7 @@ void Engine::process_batch(const PacketView* packets, size_t count) {
 void Engine::advance_time(double t) {
     if (t <= network_time_) return;
     network_time_ = t;
+    second_ = second_of(network_time_);
     writer_.begin_group(network_time_);
     expire_timers(network_time_);
     after_group();
@@ -294,7 +315,8 @@ void Engine::handle_segment(const Segment& segment) {
     const Endpoint4 src{ip.src, th.src_port};
     const Endpoint4 dst{ip.dst, th.dst_port};
     const uint32_t h = table_.hash(src, dst);
-    Connection* c = table_.find(src, dst, h);
+    const FlowTable::Found found = table_.find(src, dst, h);
+    Connection* c = found.compact != FlowTable::kNone ? expand(found.compact, true) : found.full;
     if (!c) {
         c = new_connection(src, dst, th, h, segment.t, segment.encap);
     } else if (is_reuse(*c, th, segment.t)) {
@@ -306,6 +328,7 @@ void Engine::handle_segment(const Segment& segment) {
     }
     const bool is_orig = c->orig_id() == src;
     deliver_packet(*c, is_orig, ip, th, segment.t, segment.checksum_bad);
+    if (c->in_table) table_.touch(*c, second_, c->ep[0].num_pkts && c->ep[1].num_pkts);
 }
 
 Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
@@ -323,8 +346,12 @@ Connection* Engine::new_connection(const Endpoint4& src, const Endpoint4& dst, c
     }
     if (flip && dst.addr.is_v4_broadcast()) flip = false;
 
-    Connection* c = table_.insert(hash);
+    if (max_connections_ && table_.size() >= max_connections_) evict_one();
+    Connection* c = table_.insert(hash, second_);
     ++stats_.connections_total;
+    // Its timers wait for the frame's end, where it may be compacted.
+    c->fresh = true;
+    fresh_.emplace_back(c->slot, c->generation);
     c->side[0] = flip ? dst : src;
     c->side[1] = flip ? src : dst;
     c->uid = next_uid();
@@ -369,15 +396,25 @@ bool Engine::is_reuse(Connection& c, const TcpHeader& th, double t) {
     return true;
 }
 
-void Engine::done(Connection& c, bool terminating) {
-    if (terminating && c.analyzer_active && !c.both_closed() && writer_.wants(EventKind::connection_pending))
+void Engine::done(Connection& c, bool pending) {
+    if (pending && c.analyzer_active && !c.both_closed() && writer_.wants(EventKind::connection_pending))
         writer_.conn_event(EventKind::connection_pending, c);
     close_contents_files(c);
 }
 
-void Engine::remove_connection(Connection& c) {
+// Past max_connections: the connection least worth keeping goes, as if the
+// input ended for it (connection_pending if its analysis is still active,
+// then connection_state_remove), its timers dead.
+void Engine::evict_one() {
+    const FlowTable::Found v = table_.victim();
+    if (!v.any()) return;
+    ++stats_.connections_evicted;
+    remove_connection(v.full ? *v.full : *expand(v.compact, false), true);
+}
+
+void Engine::remove_connection(Connection& c, bool pending) {
     if (!c.in_table) return;
-    done(c, finished_);
+    done(c, pending);
     if (writer_.wants(EventKind::connection_state_remove)) writer_.conn_event(EventKind::connection_state_remove, c);
     clear_blocks(c, 0);
     clear_blocks(c, 1);
@@ -405,7 +442,10 @@ void Engine::after_group() {
 
 void Engine::add_timer(Connection& c, TimerKind kind, double due) {
     const uint8_t epoch = kind == TimerKind::Inactivity ? c.inactivity_epoch : c.analyzer_epoch;
-    timers_.add(due, c.slot, c.generation, kind, epoch);
+    if (c.fresh)
+        fresh_timers_.push_back(TimerEntry{due, timers_.reserve_order(), c.slot, c.generation, kind, epoch});
+    else
+        timers_.add(due, c.slot, c.generation, kind, epoch);
 }
 
 void Engine::set_inactivity_timeout(Connection& c, double timeout) {
@@ -424,7 +464,20 @@ bool Engine::timer_live(const TimerEntry& e) const {
 void Engine::expire_timers(double now) {
     fragments_.expire(now);
     timers_.advance(now, [this](const TimerEntry& e) { return timer_live(e); });
-    while (timers_.ready(now)) {
+    for (;;) {
+        // The oldest compact record holds the compact records' next timer;
+        // when it comes before the queue's, the record is expanded and its
+        // timers join the queue, in their places.
+        // (Rounding is monotonic: time + the smallest delay is the first due.)
+        const uint32_t oldest = table_.oldest_compact();
+        if (oldest != FlowTable::kNone && table_.compact_at(oldest).time + compact_first_delay_ <= now) {
+            const TimerEntry first = first_compact_timer(table_.compact_at(oldest));
+            if (first.due <= now && (!timers_.ready(now) || TimerQueue::before(first, timers_.front()))) {
+                expand(oldest, true);
+                continue;
+            }
+        }
+        if (!timers_.ready(now)) break;
         dispatch_timer(timers_.pop(), now, false);
         // Timers that raise events remove their connection: a mass timeout
         // may span batches.
@@ -502,17 +555,46 @@ void Engine::finish() {
     finished_ = true;
     writer_.begin_group(network_time_);
     // Zeek expires every pending timer at termination; only the attempt and
-    // reset timers act then.
+    // reset timers act then. Compact records' attempt timers (in the order
+    // of the records) take their turns among the queue's, each record
+    // expanded just before it is removed.
+    const auto compact_attempts_before = [this](const TimerEntry* limit) {
+        if (!options_.tcp_attempt_delay) return;
+        for (uint32_t k = table_.oldest_compact(); k != FlowTable::kNone; k = table_.oldest_compact()) {
+            TimerEntry t[3];
+            // With an attempt delay, the attempt timer is the last one armed.
+            const size_t n = compact_timers(table_.compact_at(k), 0, 0, t);
+            TimerEntry attempt = t[n - 1];
+            if (limit && !TimerQueue::before(attempt, *limit)) return;
+            const Connection* c = expand(k, false);
+            attempt.slot = c->slot;
+            attempt.generation = c->generation;
+            dispatch_timer(attempt, network_time_, true);
+            writer_.next_group();
+        }
+    };
     timers_.drain([this](const TimerEntry& e) { return timer_live(e) && acts_at_termination(e.kind); },
-                  [this](const TimerEntry& e) {
+                  [&](const TimerEntry& e) {
+                      compact_attempts_before(&e);
                       dispatch_timer(e, network_time_, true);
                       writer_.next_group();
                   });
-    table_.for_each([this](Connection* c) {
+    compact_attempts_before(nullptr);
+    table_.for_each([this](const FlowTable::Found& f) {
+        // A compact record left (no attempt timers) is shown as its full
+        // record, in a slot lent for the occasion.
+        Connection* c = f.full;
+        if (!c) {
+            c = table_.scratch();
+            c->side[0] = table_.compact_side(f.compact, 0);
+            c->side[1] = table_.compact_side(f.compact, 1);
+            fill_from_compact(table_.compact_at(f.compact), *c);
+        }
         done(*c, true);
         if (writer_.wants(EventKind::connection_state_remove))
             writer_.conn_event(EventKind::connection_state_remove, *c);
         writer_.next_group();
+        if (!f.full) table_.release(c);
     });
     table_.erase_all([this](Connection* c) {
         clear_blocks(*c, 0);
@@ -528,6 +610,7 @@ void Engine::finish() {
 
 const EngineStats& Engine::stats() {
     stats_.connections_active = table_.size();
+    stats_.connections_compact = table_.compact_count();
     stats_.events = writer_.events_written();
     stats_.reassembly_bytes = block_memory_.bytes_held;
     stats_.fragment_bytes = fragments_.bytes();
@@ -538,8 +621,18 @@ const EngineStats& Engine::stats() {
 }
 
 uint64_t Engine::find_uid(const Endpoint4& a, const Endpoint4& b) const {
-    const Connection* c = table_.find(a, b, table_.hash(a, b));
-    return c ? c->uid : 0;
+    const FlowTable::Found f = table_.find(a, b, table_.hash(a, b));
+    if (f.compact != FlowTable::kNone) return table_.compact_at(f.compact).uid;
+    return f.full ? f.full->uid : 0;
+}
+
+Connection* Engine::find_by_uid(uint64_t uid, bool expand_compact) {
+    FlowTable::Found target;
+    table_.for_each([&](const FlowTable::Found& f) {
+        if ((f.full ? f.full->uid : table_.compact_at(f.compact).uid) == uid) target = f;
+    });
+    if (target.compact == FlowTable::kNone) return target.full;
+    return expand_compact ? expand(target.compact, true) : nullptr;
 }
 
 }  // namespace tcpsensor

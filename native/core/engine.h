@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "anomalies.h"
+#include "compact_connection.h"
 #include "decode.h"
 #include "encapsulation.h"
 #include "output/event_writer.h"
@@ -75,6 +76,8 @@ struct EngineStats {
     uint64_t gap_events = 0;
     uint64_t gap_bytes = 0;
     uint64_t segments = 0;               // TCP segments analysed (a sharded capture's workers split them)
+    uint64_t connections_evicted = 0;    // removed early to keep within max_connections
+    uint64_t connections_compact = 0;    // held now in compact form (one SYN seen, nothing else)
     std::array<uint64_t, kAnomalyCount> anomalies{};
 };
 
@@ -96,6 +99,8 @@ inline EngineStats& operator+=(EngineStats& a, const EngineStats& b) {
     a.gap_events += b.gap_events;
     a.gap_bytes += b.gap_bytes;
     a.segments += b.segments;
+    a.connections_evicted += b.connections_evicted;
+    a.connections_compact += b.connections_compact;
     for (size_t i = 0; i < a.anomalies.size(); ++i) a.anomalies[i] += b.anomalies[i];
     return a;
 }
@@ -153,7 +158,7 @@ public:
     // if no such connection is active, or (with *error set) if the file
     // cannot be opened.
     bool set_contents_file(uint64_t uid, ContentsDirection dir, const std::string& path, std::string* error);
-    bool get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path) const;
+    bool get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path);
 
     // Finds an active connection by its 4-tuple as given (either direction).
     uint64_t find_uid(const Endpoint4& a, const Endpoint4& b) const;
@@ -184,8 +189,22 @@ private:
     Connection* new_connection(const Endpoint4& src, const Endpoint4& dst, const TcpHeader& th, uint32_t hash,
                                double t, const Encapsulation& encap);
     bool is_reuse(Connection& c, const TcpHeader& th, double t);
-    void remove_connection(Connection& c);
-    void done(Connection& c, bool terminating);
+    // Raises connection_state_remove (after connection_pending, with
+    // `pending`, as at termination) and removes the connection.
+    void remove_connection(Connection& c, bool pending);
+    void remove_connection(Connection& c) { remove_connection(c, finished_); }
+    void done(Connection& c, bool pending);
+    void evict_one();
+    // --- compact records (compact.cc) ---
+    void settle_fresh();
+    bool try_compact(Connection& c, const TimerEntry* timers, size_t count);
+    void fill_from_compact(const CompactConnection& k, Connection& c) const;
+    size_t compact_timers(const CompactConnection& k, uint32_t slot, uint32_t generation, TimerEntry* out) const;
+    TimerEntry first_compact_timer(const CompactConnection& k) const;
+    // The full record in place of compact record `slot`; `timed`: with its
+    // timers in the queue (false: it is about to be removed).
+    Connection* expand(uint32_t slot, bool timed);
+    Connection* find_by_uid(uint64_t uid, bool expand_compact);
     void count(Anomaly a) { ++stats_.anomalies[static_cast<size_t>(a)]; }
     // A connection's uid: a keyed hash of the segment that made it (its
     // frame and its place among the frame's segments), so that a capture
@@ -292,6 +311,20 @@ private:
     // group; Zeek's conn scripts adjust their inactivity timeout when the
     // event is handled, after the packet.
     std::vector<std::pair<uint32_t, uint32_t>> established_in_group_;
+    // Connections made by the current frame (slot, generation), and the
+    // timers they armed (orders reserved): at the frame's end each is
+    // either compacted, its timers then implied, or its timers are queued.
+    std::vector<std::pair<uint32_t, uint32_t>> fresh_;
+    std::vector<TimerEntry> fresh_timers_;
+    std::vector<TimerEntry> fresh_own_;
+    // Where a compact candidate is rebuilt, to be compared with the original.
+    Connection probe_;
+    // The delay of a compact record's first timer (the smallest of them).
+    double compact_first_delay_ = 0;
+    // This engine's share of max_connections (0: no bound).
+    uint32_t max_connections_ = 0;
+    // Network time's second, as the flow table's eviction order keeps it.
+    uint32_t second_ = 0;
 };
 
 }  // namespace tcpsensor

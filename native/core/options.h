@@ -72,6 +72,14 @@ struct Options {
     // table at most twice that size); beyond it, a new flow's packets are
     // decapsulated without memory of earlier ones (counted).
     uint32_t max_udp_sessions = 1u << 18;
+    // TCP connections held at once (0: no bound). A new connection past it
+    // first evicts the one least worth keeping (flow_table.h), which gets
+    // connection_pending (if still active) and connection_state_remove.
+    // A sharded capture gives each engine an equal share.
+    uint32_t max_connections = 0;
+    // Connections that have seen one SYN are held compact (compact_connection.h).
+    // Off only to check that compact records change nothing.
+    bool compact_records = true;
 
     // --- Event selection ---
     EventSet events = default_event_set();

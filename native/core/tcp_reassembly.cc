@@ -407,10 +407,7 @@ void Engine::close_contents_files(Connection& c) {
 }
 
 bool Engine::set_contents_file(uint64_t uid, ContentsDirection dir, const std::string& path, std::string* error) {
-    Connection* target = nullptr;
-    table_.for_each([&](Connection* c) {
-        if (c->uid == uid) target = c;
-    });
+    Connection* target = find_by_uid(uid, true);
     if (!target) return false;
     Connection& c = *target;
     std::shared_ptr<ContentsFile> file;
@@ -435,11 +432,9 @@ bool Engine::set_contents_file(uint64_t uid, ContentsDirection dir, const std::s
     return true;
 }
 
-bool Engine::get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path) const {
-    const Connection* target = nullptr;
-    table_.for_each([&](Connection* c) {
-        if (c->uid == uid) target = c;
-    });
+bool Engine::get_contents_file(uint64_t uid, ContentsDirection dir, std::string* path) {
+    // A compact record has no contents file.
+    const Connection* target = find_by_uid(uid, false);
     if (!target || !target->extras || dir == ContentsDirection::None) return false;
     const auto& files = target->extras->contents_files.file;
     const auto& o = files[target->orig_side];

@@ -13,7 +13,7 @@
 // costs nothing. Dead entries would otherwise stay until their time comes,
 // which with long timeouts (an hour for interactive services, or whatever
 // a user sets) lets them pile up with the connection rate; so whenever the
-// queue has doubled since it was last swept, the dead ones are dropped.
+// queue has doubled since it was last purged, the dead ones are dropped.
 #pragma once
 
 #include <algorithm>
@@ -49,7 +49,16 @@ struct TimerEntry {
 class TimerQueue {
 public:
     void add(double due, uint32_t slot, uint32_t generation, TimerKind kind, uint8_t epoch) {
-        const TimerEntry e{due, next_order_++, slot, generation, kind, epoch};
+        insert(TimerEntry{due, next_order_++, slot, generation, kind, epoch});
+    }
+
+    // The arming order the next add() would give, taken now for an entry
+    // that is inserted later (or never: a timer a compact record implies).
+    uint64_t reserve_order() { return next_order_++; }
+
+    // An entry whose order was reserved; it fires as if added then.
+    void insert(const TimerEntry& e) {
+        const double due = e.due;
         const double second = std::floor(due);
         if (due < near_limit_) {
             push(heap_, e);
@@ -65,7 +74,7 @@ public:
     // dropping dead entries (`live(entry)` says which are not).
     template <typename Live>
     void advance(double now, Live&& live) {
-        if (size() > sweep_at_) sweep(live);
+        if (size() > purge_at_) purge(live);
         const double second = std::floor(now);
         if (near_limit_ == kUnset) near_limit_ = second;
         while (near_limit_ <= second) {
@@ -132,7 +141,37 @@ public:
 
     bool ready(double now) const { return !heap_.empty() && heap_.front().due <= now; }
     bool empty() const { return heap_.empty(); }
+    // The next to pop (the queue must be ready).
+    const TimerEntry& front() const { return heap_.front(); }
     TimerEntry pop() { return pop(heap_); }
+
+    // Whether `a` fires before `b`.
+    static bool before(const TimerEntry& a, const TimerEntry& b) { return Later{}(b, a); }
+
+    // Drops every entry `live` rejects now rather than when it comes due, and
+    // gives back the memory of containers left mostly empty. Nothing fires
+    // differently: entries fire by due time and arming order, and the
+    // dropped ones never would have. Each purge costs as much as the arming
+    // since the last one, so advance() spreads its cost over those.
+    template <typename Live>
+    void purge(Live&& live) {
+        const auto dead = [&](const TimerEntry& e) { return !live(e); };
+        const auto shed = [&](std::vector<TimerEntry>& v) {
+            v.erase(std::remove_if(v.begin(), v.end(), dead), v.end());
+            if (v.capacity() > 2 * v.size() + 64) v.shrink_to_fit();
+        };
+        // Filtering keeps a bucket's arming order; heaps are rebuilt.
+        shed(heap_);
+        std::make_heap(heap_.begin(), heap_.end(), Later{});
+        shed(far_);
+        std::make_heap(far_.begin(), far_.end(), Later{});
+        waiting_ = 0;
+        for (auto& bucket : ring_) {
+            shed(bucket);
+            waiting_ += bucket.size();
+        }
+        purge_at_ = std::max(kMinPurge, 2 * size());
+    }
 
     size_t size() const { return heap_.size() + far_.size() + waiting_; }
     size_t memory_bytes() const {
@@ -145,29 +184,7 @@ private:
     static constexpr double kUnset = -1e300;
     static constexpr int kRingSeconds = 1024;
     // Below this many entries, dead ones are left for their time to come.
-    static constexpr size_t kMinSweep = size_t{1} << 16;
-
-    // Drops the dead entries everywhere; each sweep costs as much as the
-    // arming since the last one, so its cost spreads over those.
-    template <typename Live>
-    void sweep(Live& live) {
-        const auto dead = [&](const TimerEntry& e) { return !live(e); };
-        const auto shed = [&](std::vector<TimerEntry>& v) {
-            v.erase(std::remove_if(v.begin(), v.end(), dead), v.end());
-            if (v.capacity() > 4 * v.size() + 64) v.shrink_to_fit();
-        };
-        // Filtering keeps a bucket's arming order; heaps are rebuilt.
-        shed(heap_);
-        std::make_heap(heap_.begin(), heap_.end(), Later{});
-        shed(far_);
-        std::make_heap(far_.begin(), far_.end(), Later{});
-        waiting_ = 0;
-        for (auto& bucket : ring_) {
-            shed(bucket);
-            waiting_ += bucket.size();
-        }
-        sweep_at_ = std::max(kMinSweep, 2 * size());
-    }
+    static constexpr size_t kMinPurge = size_t{1} << 16;
 
     struct Later {
         bool operator()(const TimerEntry& a, const TimerEntry& b) const {
@@ -195,7 +212,7 @@ private:
     double near_limit_ = kUnset;    // start of the first second not yet moved into the heap
     size_t waiting_ = 0;            // entries in the ring
     uint64_t next_order_ = 0;
-    size_t sweep_at_ = kMinSweep;   // size() that triggers the next sweep
+    size_t purge_at_ = kMinPurge;   // size() that triggers the next purge
 };
 
 }  // namespace tcpsensor

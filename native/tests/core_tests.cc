@@ -12,12 +12,14 @@
 
 #include "../core/block_list.h"
 #include "../core/decode.h"
+#include "../core/engine.h"
 #include "../core/output/event_writer.h"
 #include "../core/output/json_text.h"
 #include "../core/output/text_batch_format.h"
 #include "../core/output/text_renderer.h"
 #include "../core/flow_table.h"
 #include "../core/shard.h"
+#include "../core/history.h"
 #include "../core/fragments.h"
 #include "../core/timer_queue.h"
 #include "../core/udp_sessions.h"
@@ -94,7 +96,7 @@ void flow_table_finds_both_directions_and_survives_erasure() {
     };
     for (uint32_t i = 0; i < 5000; ++i) {
         const Endpoint4 a = ep(i, 1000), b = ep(i + 1, 80);
-        Connection* c = t.insert(t.hash(a, b));
+        Connection* c = t.insert(t.hash(a, b), 0);
         c->side[0] = a;
         c->side[1] = b;
         made.push_back(c);
@@ -104,7 +106,7 @@ void flow_table_finds_both_directions_and_survives_erasure() {
     bool all = true;
     for (uint32_t i = 0; i < 5000; ++i) {
         const Endpoint4 a = ep(i, 1000), b = ep(i + 1, 80);
-        Connection* found = t.find(b, a, t.hash(b, a));  // reverse direction
+        Connection* found = t.find(b, a, t.hash(b, a)).full;  // reverse direction
         all = all && ((i % 2) ? found == made[i] : found == nullptr);
     }
     CHECK(all);
@@ -436,10 +438,29 @@ void timer_queue_fires_in_due_order_then_arming_order() {
     CHECK(q.empty() && q.size() == 0);
 }
 
-// Outer UDP flows: found in both directions, ended as Zeek's inactivity
-// timer ends a connection (first due a timeout after the first packet,
-// then a timeout after the last), and bounded (a full table refuses, after
-// dropping ended flows).
+// Purging dead entries early changes nothing that fires, nor its order.
+void timer_queue_purge_keeps_the_live_in_order() {
+    TimerQueue q;
+    const auto all = [](const TimerEntry&) { return true; };
+    const auto even = [](const TimerEntry& e) { return e.slot % 2 == 0; };
+    q.advance(100.0, all);
+    for (uint32_t i = 0; i < 3000; ++i) {
+        const double due = 100.25 + (i % 7) * (i % 3 ? 0.5 : 700.0);  // heap, ring and far heap
+        q.add(due, i, 0, TimerKind::Expire, 0);
+    }
+    q.purge(even);
+    CHECK(q.size() == 1500);
+    std::vector<uint32_t> fired;
+    q.drain(all, [&](const TimerEntry& e) { fired.push_back(e.slot); });
+    bool ordered = fired.size() == 1500;
+    for (size_t i = 1; i < fired.size(); ++i) {
+        const auto due = [](uint32_t s) { return 100.25 + (s % 7) * (s % 3 ? 0.5 : 700.0); };
+        const double a = due(fired[i - 1]), b = due(fired[i]);
+        ordered = ordered && fired[i] % 2 == 0 && (a < b || (a == b && fired[i - 1] < fired[i]));
+    }
+    CHECK(ordered);
+}
+
 // Connections that go away leave their timers behind; with timers armed an
 // hour ahead, those must not pile up with the connection rate. One in a
 // hundred stays live here: the queue stays near twice their number, and
@@ -467,6 +488,10 @@ void timer_queue_drops_dead_timers() {
     CHECK(ordered);
 }
 
+// Outer UDP flows: found in both directions, ended as Zeek's inactivity
+// timer ends a connection (first due a timeout after the first packet,
+// then a timeout after the last), and bounded (a full table refuses, after
+// dropping ended flows).
 void udp_sessions_end_and_stay_bounded() {
     UdpSessions s(7, 4);
     const auto ep = [](uint8_t host, uint16_t port) {
@@ -633,6 +658,151 @@ void text_renderer_renders_what_the_writer_wrote() {
     release_batch_buffer(events_batch.data, events_batch.capacity);
 }
 
+// A long history grows in place up to its cap and keeps every letter.
+void history_grows_to_its_cap() {
+    History h;
+    std::string want;
+    bool kept = true;
+    for (size_t i = 0; i < History::kMax; ++i) {
+        const char c = static_cast<char>('a' + i % 26);
+        kept = kept && h.add(c);
+        want.push_back(c);
+        kept = kept && h.view() == want;
+    }
+    CHECK(kept);
+    CHECK(!h.add('x') && h.size() == History::kMax);
+    h.assign("^h");
+    for (int i = 0; i < 100; ++i) h.add('z');
+    CHECK(h.size() == 102 && h.view().substr(0, 3) == "^hz");
+}
+
+// A raw IPv4 TCP packet from 10.0.<host>.1:<port> to 10.0.0.2:80 (or
+// back), checksums left for the engine to ignore.
+std::vector<uint8_t> raw_tcp(uint8_t host, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, bool reply = false,
+                             uint16_t window = 1024) {
+    auto p = ipv4_tcp();
+    uint8_t client[4] = {10, 0, host, 1};
+    const uint8_t server[4] = {10, 0, 0, 2};
+    std::memcpy(&p[reply ? 16 : 12], client, 4);
+    std::memcpy(&p[reply ? 12 : 16], server, 4);
+    p[10] = p[11] = 0;
+    const uint16_t sum = static_cast<uint16_t>(~ones_complement_sum(p.data(), 20));
+    p[10] = static_cast<uint8_t>(sum >> 8);
+    p[11] = static_cast<uint8_t>(sum);
+    uint8_t* t = &p[20];
+    const uint16_t sport = reply ? 80 : port, dport = reply ? port : 80;
+    t[0] = static_cast<uint8_t>(sport >> 8), t[1] = static_cast<uint8_t>(sport);
+    t[2] = static_cast<uint8_t>(dport >> 8), t[3] = static_cast<uint8_t>(dport);
+    for (int i = 0; i < 4; ++i) {
+        t[4 + i] = static_cast<uint8_t>(seq >> (24 - 8 * i));
+        t[8 + i] = static_cast<uint8_t>(ack >> (24 - 8 * i));
+    }
+    t[13] = flags;
+    t[14] = static_cast<uint8_t>(window >> 8), t[15] = static_cast<uint8_t>(window);
+    return p;
+}
+
+// The same over IPv6, from 2001:db8::<host>.
+std::vector<uint8_t> raw_tcp6(uint8_t host, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, bool reply = false) {
+    const auto v4 = raw_tcp(host, port, flags, seq, ack, reply);
+    std::vector<uint8_t> p(40, 0);
+    p[0] = 0x60;
+    p[5] = 20;  // payload length
+    p[6] = 6;
+    p[7] = 64;
+    uint8_t client[16] = {0x20, 0x01, 0x0d, 0xb8}, server[16] = {0x20, 0x01, 0x0d, 0xb8};
+    client[15] = host;
+    server[15] = 0xfe;
+    std::memcpy(&p[reply ? 24 : 8], client, 16);
+    std::memcpy(&p[reply ? 8 : 24], server, 16);
+    p.insert(p.end(), v4.begin() + 20, v4.end());
+    return p;
+}
+
+struct Feeder {
+    BatchCounter counter;
+    Engine engine;
+    explicit Feeder(const Options& o) : engine(o, linktype::kRaw, &counter, 1) {}
+    void send(double ts, const std::vector<uint8_t>& p) {
+        engine.process(PacketView{ts, p.data(), static_cast<uint32_t>(p.size()), static_cast<uint32_t>(p.size())});
+        engine.flush();  // the counter sees finished batches only
+    }
+};
+
+Options test_options() {
+    Options o;
+    o.ignore_checksums = true;
+    o.events = all_event_set();
+    return o;
+}
+
+// A SYN leaves a compact record; its answer, a timer coming due or the end
+// of input brings the full record back; a SYN the compact form cannot hold
+// (window 0: a zero-window letter in its history) stays full.
+void compact_records_made_and_expanded() {
+    Feeder f(test_options());
+    f.send(100.0, raw_tcp(1, 1000, 0x02, 5000, 0));
+    CHECK(f.engine.stats().connections_active == 1 && f.engine.stats().connections_compact == 1);
+    f.send(100.1, raw_tcp(1, 1000, 0x12, 9000, 5001, true));  // SYN-ACK: expanded
+    CHECK(f.engine.stats().connections_active == 1 && f.engine.stats().connections_compact == 0);
+    f.send(100.2, raw_tcp(2, 1000, 0x02, 5000, 0, false, 0));
+    CHECK(f.engine.stats().connections_active == 2 && f.engine.stats().connections_compact == 0);
+    f.send(100.3, raw_tcp(3, 1000, 0x02, 5000, 0));
+    CHECK(f.engine.stats().connections_compact == 1);
+    // Its attempt timer (100.3 + 5) acts at the first packet after it.
+    f.send(105.2, raw_tcp(4, 1000, 0x10, 1, 1));
+    CHECK(f.engine.stats().connections_compact == 1 && f.counter.by_kind[static_cast<size_t>(EventKind::connection_attempt)] == 1);
+    f.send(105.4, raw_tcp(4, 1000, 0x10, 1, 1));
+    CHECK(f.engine.stats().connections_compact == 0 && f.counter.by_kind[static_cast<size_t>(EventKind::connection_attempt)] == 2);
+    // IPv6: compact too (its addresses kept apart), found from both sides.
+    f.send(106.0, raw_tcp6(7, 2000, 0x02, 5000, 0));
+    CHECK(f.engine.stats().connections_compact == 1);
+    const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+    const uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe};
+    const Endpoint4 c6e{IpAddress::from_v6(c6), 2000}, s6e{IpAddress::from_v6(s6), 80};
+    const uint64_t uid6 = f.engine.find_uid(s6e, c6e);
+    CHECK(uid6 != 0);
+    f.send(106.1, raw_tcp6(7, 2000, 0x12, 9000, 5001, true));
+    CHECK(f.engine.stats().connections_compact == 0 && f.engine.find_uid(c6e, s6e) == uid6);
+
+    f.engine.finish();
+    CHECK(f.engine.stats().connections_active == 0);
+    CHECK(f.counter.by_kind[static_cast<size_t>(EventKind::connection_state_remove)] == 5);
+
+    // Off (the ava tests' reference), nothing is compacted.
+    Options o = test_options();
+    o.compact_records = false;
+    Feeder g(o);
+    g.send(100.0, raw_tcp(1, 1000, 0x02, 5000, 0));
+    CHECK(g.engine.stats().connections_compact == 0);
+}
+
+// Past max_connections: compact records go first (oldest first), then
+// one-sided connections, then two-sided ones, each least recently active
+// first; every eviction is counted and the table never holds more.
+void eviction_follows_the_order() {
+    Options o = test_options();
+    o.max_connections = 2;
+    Feeder f(o);
+    f.send(100.0, raw_tcp(1, 1000, 0x02, 5000, 0));
+    f.send(100.0, raw_tcp(1, 1000, 0x12, 9000, 5001, true));  // two-sided
+    f.send(101.0, raw_tcp(2, 1000, 0x10, 1, 1));              // one-sided
+    f.send(102.0, raw_tcp(3, 1000, 0x02, 7000, 0));           // compact: evicts the one-sided
+    CHECK(f.engine.stats().connections_evicted == 1 && f.engine.stats().connections_active == 2);
+    f.send(103.0, raw_tcp(4, 1000, 0x02, 7000, 0));  // evicts the compact one
+    f.send(104.0, raw_tcp(5, 1000, 0x10, 1, 1));     // and the next compact one
+    CHECK(f.engine.stats().connections_evicted == 3 && f.engine.stats().connections_compact == 0);
+    f.send(105.0, raw_tcp(6, 1000, 0x10, 1, 1));  // one-sided (104) before two-sided (100)
+    f.send(106.0, raw_tcp(1, 1000, 0x10, 5001, 9001));
+    const uint8_t client[4] = {10, 0, 1, 1}, server[4] = {10, 0, 0, 2};
+    const Endpoint4 a{IpAddress::from_v4(client), 1000}, b{IpAddress::from_v4(server), 80};
+    CHECK(f.engine.stats().connections_evicted == 4 && f.engine.find_uid(a, b) != 0);  // the two-sided one stays
+    CHECK(f.engine.stats().connections_active == 2);
+    f.engine.finish();
+    // Evicted (4) and flushed (2) connections all got connection_state_remove.
+    CHECK(f.counter.by_kind[static_cast<size_t>(EventKind::connection_state_remove)] == 6);
+}
+
 }  // namespace
 
 int main() {
@@ -650,10 +820,14 @@ int main() {
         {"sharded_capture_gives_a_frames_connections_their_own_uids",
          sharded_capture_gives_a_frames_connections_their_own_uids},
         {"timer_queue_drops_dead_timers", timer_queue_drops_dead_timers},
+        {"timer_queue_purge_keeps_the_live_in_order", timer_queue_purge_keeps_the_live_in_order},
         {"udp_sessions_end_and_stay_bounded", udp_sessions_end_and_stay_bounded},
         {"json_numbers_as_javascript_writes_them", json_numbers_as_javascript_writes_them},
         {"json_strings_and_bytes_as_javascript_writes_them", json_strings_and_bytes_as_javascript_writes_them},
         {"text_renderer_renders_what_the_writer_wrote", text_renderer_renders_what_the_writer_wrote},
+        {"history_grows_to_its_cap", history_grows_to_its_cap},
+        {"compact_records_made_and_expanded", compact_records_made_and_expanded},
+        {"eviction_follows_the_order", eviction_follows_the_order},
     };
     for (const auto& [name, fn] : tests) {
         const int before = failures;

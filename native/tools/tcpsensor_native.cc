@@ -6,7 +6,7 @@
 // standard output with --print.
 //
 //   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C] [--workers N]
-//                    [--text ndjson|conn [--print]]
+//                    [--text ndjson|conn [--print]] [--max-connections N] [--no-compact]
 //
 // --workers N shards the capture as the addon does (a dispatcher decodes,
 // N engines analyse), run one after another on this thread: the events
@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
             print = true;
         } else if (!std::strcmp(argv[i], "-C")) {
             options.ignore_checksums = true;
+        } else if (!std::strcmp(argv[i], "--no-compact")) {
+            options.compact_records = false;
         } else if (!std::strcmp(argv[i], "--contents-all")) {
             options.tcp_content_deliver_all_orig = options.tcp_content_deliver_all_resp = true;
         } else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) {
@@ -85,6 +87,13 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "--workers takes 1 to 64\n");
                 return 2;
             }
+        } else if (!std::strcmp(argv[i], "--max-connections") && i + 1 < argc) {
+            const unsigned long n = std::strtoul(argv[++i], nullptr, 10);
+            if (n < 1 || n > (1ul << 30)) {
+                std::fprintf(stderr, "--max-connections takes 1 to 2^30\n");
+                return 2;
+            }
+            options.max_connections = static_cast<uint32_t>(n);
         } else if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
             if (!select_events(argv[++i], &options.events)) return 2;
         } else {
@@ -104,6 +113,7 @@ int main(int argc, char** argv) {
     PacketView batch[64];
     uint64_t packets = 0;
     uint64_t connections = 0;
+    uint64_t evicted = 0;
     double dispatch_seconds = 0;
     auto read_all = [&](auto&& take) {
         for (;;) {
@@ -123,7 +133,10 @@ int main(int argc, char** argv) {
         read_all([&](const PacketView* p, size_t n) { engine.process_batch(p, n); });
         engine.finish();
         connections = engine.stats().connections_total;
+        evicted = engine.stats().connections_evicted;
     } else {
+        // Each engine holds its share of the connections.
+        if (options.max_connections) options.max_connections = (options.max_connections + workers - 1) / workers;
         Dispatcher dispatcher(options, source->linktype(), nullptr, 0x7c5e1, workers);
         std::vector<std::unique_ptr<Engine>> engines;
         for (uint32_t w = 0; w < workers; ++w)
@@ -150,6 +163,7 @@ int main(int argc, char** argv) {
         for (auto& e : engines) {
             e->finish();
             connections += e->stats().connections_total;
+            evicted += e->stats().connections_evicted;
         }
         dispatcher.finish();
     }
@@ -165,6 +179,7 @@ int main(int argc, char** argv) {
     std::fprintf(report, "# packets %llu events %llu seconds %.3f packets_per_second %.0f connections %llu",
                  static_cast<unsigned long long>(packets), static_cast<unsigned long long>(total), secs,
                  static_cast<double>(packets) / (secs > 0 ? secs : 1), static_cast<unsigned long long>(connections));
+    std::fprintf(report, " evicted %llu", static_cast<unsigned long long>(evicted));
     if (workers) std::fprintf(report, " dispatch_seconds %.3f", dispatch_seconds);
     if (text != TextFormat::None) std::fprintf(report, " text_bytes %llu", static_cast<unsigned long long>(counter.text_bytes));
     std::fprintf(report, "\n");
