@@ -21,7 +21,12 @@ Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, ui
 Engine::~Engine() {
     // Close contents files of connections still open (finish() was not
     // reached, e.g. the capture was aborted).
-    table_.for_each([this](Connection* c) { close_contents_files(*c); });
+    table_.for_each([this](Connection* c) {
+        close_contents_files(*c);
+        // Block lists report to block_memory_, which goes first.
+        clear_blocks(*c, 0);
+        clear_blocks(*c, 1);
+    });
 }
 
 uint64_t Engine::next_uid() {
@@ -530,8 +535,7 @@ const EngineStats& Engine::stats() {
     stats_.reassembly_bytes = block_memory_.bytes_held;
     stats_.fragment_bytes = fragments_.bytes();
     stats_.memory_bytes = table_.memory_bytes() + timers_.memory_bytes() + udp_sessions_.memory_bytes() +
-                          block_memory_.bytes_held +
-                          block_memory_.blocks_held * sizeof(StreamBlock) + fragments_.bytes();
+                          block_memory_.bytes_held + fragments_.bytes();
     return stats_;
 }
 

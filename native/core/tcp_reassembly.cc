@@ -32,6 +32,7 @@ BlockList& Engine::blocks(Connection& c, int side) {
             b = std::move(spare_block_lists_.back());
             spare_block_lists_.pop_back();
         }
+        b->set_owner(&c, side, false);
     }
     return *b;
 }
@@ -63,10 +64,12 @@ void Engine::clear_blocks(Connection& c, int side) {
     for (auto* list : {&s.blocks, c.extras ? &c.extras->ep[side].old_blocks : &none}) {
         if (!*list) continue;
         (*list)->clear();
-        if (spare_block_lists_.size() < kSpareLists && (*list)->capacity() <= 64)
+        if (spare_block_lists_.size() < kSpareLists && (*list)->capacity() <= 64) {
+            (*list)->park();
             spare_block_lists_.push_back(std::move(*list));
-        else
+        } else {
             list->reset();
+        }
     }
 }
 
@@ -100,19 +103,9 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
         return;
     }
 
-    // Our own bounds (Zeek has none): total buffered bytes, and blocks per
-    // endpoint. An endpoint whose bytes must be delivered stops reassembling
-    // past them, as Zeek does at its per-endpoint limits; one that only
-    // needs intervals just stops keeping bytes.
-    const bool needs_bytes = stream_needs_bytes(c, side);
-    const bool memory_left = block_memory_.bytes_held + static_cast<uint64_t>(len) <= options_.max_reassembly_bytes;
-    if ((needs_bytes && !memory_left) || (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint)) {
-        count(Anomaly::reassembly_memory_exceeded);
-        stats_.reassembly_dropped_bytes += static_cast<uint64_t>(len) + (s.blocks ? s.blocks->data_size() : 0);
-        clear_blocks(c, side);
-        s.skip_deliveries = true;
-        return;
-    }
+    // Our bound on blocks per endpoint (Zeek has none) keeps insertion
+    // cheap: an endpoint at it gives way as the memory bound's victims do.
+    if (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint) flush(c, side);
 
     new_block(c, side, seq, static_cast<uint64_t>(len), data, flags);
 
@@ -131,11 +124,97 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
             s.skip_deliveries = true;
         }
     }
-    // The packet's bytes go away now: keep what will still be needed. Data
-    // above a hole is kept whenever memory allows (a contents file set
-    // later still gets it, as Zeek's would); delivered data only for overlap
-    // checks.
-    if (s.blocks) s.blocks->settle(s.last_reassem_seq, needs_bytes || memory_left, keep_all);
+    if (s.blocks) settle_blocks(c, side, keep_all);
+}
+
+void Engine::settle_blocks(Connection& c, int side, bool keep_all) {
+    // The packet's bytes go away now: keep what will still be needed,
+    // within our bound on reassembly memory. Data above a hole that this
+    // endpoint delivers is kept, room being made for it (make_room); if
+    // this endpoint is the one to give way, it is flushed instead. Bytes
+    // nobody needs yet are kept only while less than half the bound is in
+    // use, so that they never crowd out those that are: above a hole
+    // without delivery (a contents file set later still gets them, as
+    // Zeek's would), delivered ones for overlap checks.
+    StreamState& s = c.ep[side].stream;
+    BlockList& list = *s.blocks;
+    const uint64_t above = list.transient_cost(s.last_reassem_seq, true);
+    const uint64_t below = keep_all ? list.transient_cost(s.last_reassem_seq, false) : 0;
+    const auto spare = [&](uint64_t n) { return block_memory_.bytes_held + n <= options_.max_reassembly_bytes / 2; };
+    bool keep_above = false;
+    if (above) {
+        if (stream_needs_bytes(c, side)) {
+            if (!make_room(&list, above)) return flush(c, side);
+            keep_above = true;
+        } else {
+            keep_above = spare(above);
+        }
+    }
+    list.settle(s.last_reassem_seq, keep_above, below && spare(below));
+    // Records of intervals above holes are memory too, whoever needs them.
+    if (block_memory_.bytes_held > options_.max_reassembly_bytes && !make_room(&list, 0)) flush(c, side);
+}
+
+bool Engine::make_room(const BlockList* mine, uint64_t need) {
+    // Victims that had nothing left to give are passed over this many times
+    // before the asking endpoint gives way itself (the bound is then exceeded
+    // by records no one can release: a few per endpoint).
+    constexpr int kFruitless = 8;
+    int fruitless = 0;
+    while (block_memory_.bytes_held + need > options_.max_reassembly_bytes) {
+        BlockList* victim = block_memory_.victim(options_.max_reassembly_bytes);
+        if (!victim || victim == mine) return false;
+        const uint64_t before = victim->charge();
+        give_way(*victim);
+        if (victim->charge() < before) continue;
+        block_memory_.requeue(victim);
+        if (++fruitless == kFruitless) return false;
+    }
+    return true;
+}
+
+void Engine::give_way(BlockList& list) {
+    Connection* c = list.owner();
+    if (!c) {
+        list.release_storage();
+    } else if (list.old_segments()) {
+        // Acknowledged blocks serve overlap checks only.
+        list.release_storage();
+    } else if (list.owns_bytes() && !stream_needs_bytes(*c, list.side())) {
+        // Bytes nothing delivers go first, and quietly.
+        list.forget_bytes();
+    } else {
+        flush(*c, list.side());
+    }
+}
+
+void Engine::flush(Connection& c, int side) {
+    // What an ack of everything the endpoint holds would do: its holes
+    // become gaps (content_gap, G, missed_bytes), the data above them is
+    // delivered, and reassembly goes on from there; what comes later for a
+    // hole is old data. Then its memory is released, the blocks becoming
+    // one interval (kept until acknowledged, like any delivered data).
+    StreamState& s = c.ep[side].stream;
+    BlockList* list = s.blocks.get();
+    if (!list) return;
+    if (!list->empty() && list->back().upper > s.last_reassem_seq) {
+        // Counted when the endpoint gives something up.
+        ++stats_.reassembly_flushes;
+        count(Anomaly::reassembly_memory_exceeded);
+        const uint64_t end = list->back().upper;
+        uint64_t held = 0;
+        for (size_t i = list->first_ending_after(s.last_reassem_seq); i < list->count(); ++i) {
+            const StreamBlock& b = (*list)[i];
+            held += b.upper - (b.seq > s.last_reassem_seq ? b.seq : s.last_reassem_seq);
+        }
+        stats_.reassembly_dropped_bytes += end - s.last_reassem_seq - held;
+        undelivered(c, side, end);
+        list = s.blocks.get();
+    }
+    // This packet's blocks, when it is the one flushed, keep nothing.
+    list->settle(s.last_reassem_seq, false, false);
+    list->collapse(s.trim_seq, s.last_reassem_seq);
+    check_eof(c, side);
 }
 
 void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags) {
@@ -237,6 +316,7 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
     if (BlockList* list = s.blocks.get()) {
         while (!list->empty() && list->front().upper <= seq) {
             const uint64_t upper = list->front().upper;
+            missing += list->front_holes();
             if (list->count() > 1 && (*list)[1].seq <= seq)
                 missing += (*list)[1].seq - upper;
             else if (upper != seq && upper != seq - 1)  // an acked FIN is no octet
@@ -246,7 +326,10 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
                 uint8_t* bytes;
                 list->pop_front(&bytes);
                 auto& old = c.ep_more(side).old_blocks;
-                if (!old) old = std::make_unique<BlockList>(&block_memory_);
+                if (!old) {
+                    old = std::make_unique<BlockList>(&block_memory_);
+                    old->set_owner(&c, side, true);
+                }
                 old->append_owned(from, to, bytes, options_.tcp_max_old_segments);
             } else {
                 list->pop_front();
@@ -280,8 +363,9 @@ void Engine::undelivered(Connection& c, int side, uint64_t up_to) {
             gap(c, side, s.last_reassem_seq, gap_len);
             s.last_reassem_seq += gap_len;
             block_inserted(c, side, i);
+            // Delivery may have trimmed the list: find the next block anew.
             list = s.blocks.get();
-            i = 0;
+            if (list) i = list->first_ending_after(s.last_reassem_seq);
         }
         if (up_to > s.last_reassem_seq) gap(c, side, s.last_reassem_seq, up_to - s.last_reassem_seq);
     }
@@ -382,8 +466,7 @@ void Engine::record_gap(Connection& c, int side, uint64_t len) {
 void Engine::record_to_seq(Connection& c, int side, uint64_t start, uint64_t stop) {
     BlockList* list = c.ep[side].stream.blocks.get();
     if (!list) return;
-    size_t i = 0;
-    while (i < list->count() && (*list)[i].upper <= start) ++i;
+    size_t i = list->first_ending_after(start);
     if (i == list->count()) return;
     uint64_t last = start;
     for (; i < list->count() && (*list)[i].upper <= stop; ++i) {

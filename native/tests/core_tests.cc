@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,11 @@ void block_list_inserts_only_uncovered_stretches() {
     CHECK((spans(l) == Spans{{5, 10}, {10, 20}, {20, 30}, {30, 40}, {40, 50}, {50, 60}}));
     CHECK(l.data_size() == 55);
     l.settle(0, false, false);
-    CHECK(mem.bytes_held == 0);
+    // Adjacent intervals become one, which costs only its record.
+    CHECK((spans(l) == Spans{{5, 60}}) && l.data_size() == 55);
+    CHECK(mem.bytes_held == l.capacity() * sizeof(StreamBlock) && l.charge() == mem.bytes_held && mem.blocks_held == 1);
     l.pop_front();
-    CHECK(l.front().seq == 10 && l.count() == 5);
+    CHECK(l.empty() && l.data_size() == 0);
 }
 
 void block_list_keeps_bytes_only_when_asked() {
@@ -73,13 +76,76 @@ void block_list_keeps_bytes_only_when_asked() {
     size_t added;
     l.insert(100, 110, reinterpret_cast<const uint8_t*>(text), &added);
     l.insert(120, 125, reinterpret_cast<const uint8_t*>(text), &added);
+    CHECK(l.transient_cost(110, true) == BlockList::alloc_cost(5) && l.transient_cost(110, false) == 32);
     // Delivered below 110: forgotten; above: kept as a copy.
     l.settle(110, true, false);
     CHECK(l[0].bytes == nullptr);
     CHECK(l[1].bytes != nullptr && std::memcmp(l[1].bytes, "abcde", 5) == 0);
-    CHECK(mem.bytes_held == 5);
+    CHECK(mem.bytes_held == BlockList::alloc_cost(5) + l.capacity() * sizeof(StreamBlock));
     l.clear();
-    CHECK(mem.bytes_held == 0 && mem.blocks_held == 0);
+    CHECK(mem.blocks_held == 0 && mem.bytes_held == l.capacity() * sizeof(StreamBlock));
+    l.release_storage();
+    CHECK(mem.bytes_held == 0 && mem.holders() == 0);
+}
+
+void block_list_merges_intervals_and_collapses_what_is_delivered() {
+    BlockMemory mem;
+    BlockList l(&mem);
+    // In-order intervals are one block.
+    l.append_interval(1, 101);
+    l.append_interval(101, 201);
+    CHECK(l.count() == 1 && l.back().upper == 201 && l.data_size() == 200);
+    // Out-of-order data above two holes, kept.
+    const uint8_t data[100] = {0};
+    size_t added;
+    l.insert(301, 401, data, &added);
+    l.insert(451, 501, data, &added);
+    l.settle(201, true, false);
+    CHECK(l.count() == 3 && l.data_size() == 350);
+    // Once everything is delivered or declared missing, one interval from
+    // the trim point; the holes (1 byte before, 100 + 50 between) are kept
+    // apart from the data size.
+    l.collapse(0, 501);
+    CHECK(l.count() == 1 && l.front().seq == 0 && l.front().upper == 501 && l.front().bytes == nullptr);
+    CHECK(l.data_size() == 350 && l.front_holes() == 151);
+    CHECK(mem.bytes_held == l.capacity() * sizeof(StreamBlock) && mem.blocks_held == 1);
+    l.append_interval(501, 601);
+    CHECK(l.count() == 1 && l.data_size() == 450);
+    l.pop_front();
+    CHECK(l.empty() && l.data_size() == 0 && l.front_holes() == 0);
+}
+
+void block_memory_names_the_oldest_holder_above_its_fair_share() {
+    BlockMemory mem;
+    std::vector<std::unique_ptr<BlockList>> lists;
+    const uint8_t data[4096] = {0};
+    auto hold = [&](BlockList& l, uint64_t at, uint64_t n) {
+        size_t added;
+        l.insert(at, at + n, data, &added);
+        l.settle(0, true, true);
+    };
+    for (int i = 0; i < 4; ++i) lists.push_back(std::make_unique<BlockList>(&mem));
+    hold(*lists[0], 10, 100);   // small, oldest
+    hold(*lists[1], 10, 4000);  // large
+    hold(*lists[2], 10, 4000);  // large, younger
+    hold(*lists[3], 10, 300);   // small, youngest
+    CHECK(mem.holders() == 4);
+    // Fair share of 8000: 2000 each; of the two above it, the older.
+    CHECK(mem.victim(8000) == lists[1].get());
+    // A generous bound makes everyone's share large: then no one is above
+    // it, and the oldest of all is named.
+    CHECK(mem.victim(1u << 30) == lists[0].get());
+    // Growing into a larger class is entering it anew.
+    hold(*lists[1], 5000, 4000);
+    CHECK(mem.victim(8000) == lists[2].get());
+    // Passed over: to the back of its class.
+    mem.requeue(lists[2].get());
+    CHECK(mem.victim(8000) == lists[1].get());
+    const uint64_t total = mem.bytes_held;
+    lists[1]->release_storage();
+    CHECK(mem.holders() == 3 && mem.bytes_held < total);
+    lists.clear();
+    CHECK(mem.holders() == 0 && mem.bytes_held == 0);
 }
 
 void flow_table_finds_both_directions_and_survives_erasure() {
@@ -407,6 +473,8 @@ int main() {
     const std::vector<std::pair<const char*, std::function<void()>>> tests = {
         {"block_list_inserts_only_uncovered_stretches", block_list_inserts_only_uncovered_stretches},
         {"block_list_keeps_bytes_only_when_asked", block_list_keeps_bytes_only_when_asked},
+        {"block_list_merges_intervals_and_collapses_what_is_delivered", block_list_merges_intervals_and_collapses_what_is_delivered},
+        {"block_memory_names_the_oldest_holder_above_its_fair_share", block_memory_names_the_oldest_holder_above_its_fair_share},
         {"flow_table_finds_both_directions_and_survives_erasure", flow_table_finds_both_directions_and_survives_erasure},
         {"decode_checks_ip_like_zeek", decode_checks_ip_like_zeek},
         {"fragments_reassemble_out_of_order", fragments_reassemble_out_of_order},
