@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 namespace tcpsensor {
 
@@ -79,78 +80,100 @@ BlockList* BlockMemory::victim(uint64_t limit) const {
 }
 
 // ---------------------------------------------------------------------------
+// NodePool
+
+NodePool::~NodePool() {
+    while (free_) {
+        Free* f = free_;
+        free_ = f->next;
+        ::operator delete(f);
+    }
+}
+
+void* NodePool::allocate(size_t size) {
+    if (size == size_ && free_) {
+        Free* f = free_;
+        free_ = f->next;
+        --free_count_;
+        return f;
+    }
+    if (!size_ && size >= sizeof(Free)) size_ = size;
+    return ::operator new(size);
+}
+
+void NodePool::deallocate(void* p, size_t size) {
+    if (size == size_ && free_count_ < kKeep) {
+        auto* f = static_cast<Free*>(p);
+        f->next = free_;
+        free_ = f;
+        ++free_count_;
+        return;
+    }
+    ::operator delete(p);
+}
+
+// ---------------------------------------------------------------------------
 // BlockList
 
-BlockList::~BlockList() {
-    clear();
-    memory_->set_charge(this, 0);
-}
+BlockList::~BlockList() { clear(); }
 
-size_t BlockList::first_ending_after(uint64_t seq) const {
-    // Blocks are sorted and disjoint, so their upper edges are sorted too.
-    size_t lo = 0, hi = count();
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        if ((*this)[mid].upper > seq)
-            hi = mid;
-        else
-            lo = mid + 1;
+BlockList::iterator BlockList::first_ending_after(uint64_t seq) const {
+    // Blocks are disjoint: only the last one starting at or before `seq`
+    // can reach beyond it.
+    auto it = blocks_.upper_bound(seq);
+    if (it != blocks_.begin()) {
+        auto before = std::prev(it);
+        if (before->upper > seq) return before;
     }
-    return lo;
+    return it;
 }
 
-size_t BlockList::insert(uint64_t seq, uint64_t upper, const uint8_t* data, size_t* added) {
+BlockList::iterator BlockList::insert(uint64_t seq, uint64_t upper, const uint8_t* data, size_t* added) {
     *added = 0;
     const uint64_t origin = seq;
-    auto piece = [&](uint64_t s, uint64_t u) {
+    auto put = [&](iterator hint, uint64_t s, uint64_t u) {
         ++*added;
-        if (transient_++ == 0 || s < transient_from_) transient_from_ = s;
         data_size_ += u - s;
         ++memory_->blocks_held;
-        return StreamBlock{s, u, data ? const_cast<uint8_t*>(data + (s - origin)) : nullptr, true};
+        const iterator made =
+            blocks_.emplace_hint(hint, StreamBlock{s, u, data ? const_cast<uint8_t*>(data + (s - origin)) : nullptr, true});
+        if (transient_++ == 0 || s < transient_from_) {
+            transient_from_ = s;
+            first_transient_ = made;
+            first_transient_known_ = true;
+        }
+        return made;
     };
-    auto put_at = [&](size_t i, uint64_t s, uint64_t u) {
-        blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(head_ + i), piece(s, u));
-    };
-    // Record storage may grow: charged once the segment is in.
+    // Nodes are charged once the segment is in.
     struct Recharge {
         BlockList* list;
         ~Recharge() { list->recharge(); }
     } recharge_after{this};
 
-    if (empty() || seq == back().upper) {
-        blocks_.push_back(piece(seq, upper));
-        return count() - 1;
-    }
+    if (empty() || seq >= back().upper) return put(blocks_.end(), seq, upper);
 
-    size_t i = first_ending_after(seq);
-    if (i == count()) i = count() - 1;
-
-    // Walk forward over the existing blocks the segment overlaps, adding
-    // the uncovered stretches. The answer is the first stretch added; if
-    // none is, the block holding the segment's end.
-    constexpr size_t kNone = static_cast<size_t>(-1);
-    size_t first_new = kNone;
+    // Walk forward over the blocks the segment overlaps, adding the
+    // uncovered stretches. The answer is the first stretch added; if none
+    // is, the block holding the segment's end.
+    iterator it = first_ending_after(seq);
+    iterator first_new = blocks_.end();
     for (;;) {
-        const StreamBlock b = (*this)[i];
-        if (b.upper <= seq) {
-            blocks_.push_back(piece(seq, upper));
-            return first_new != kNone ? first_new : count() - 1;
+        // `it` ends after seq.
+        if (upper <= it->seq) {
+            const iterator made = put(it, seq, upper);
+            return first_new != blocks_.end() ? first_new : made;
         }
-        if (upper <= b.seq) {
-            put_at(i, seq, upper);
-            return first_new != kNone ? first_new : i;
+        if (seq < it->seq) {
+            const iterator made = put(it, seq, it->seq);
+            if (first_new == blocks_.end()) first_new = made;
+            seq = it->seq;
         }
-        if (seq < b.seq) {
-            put_at(i, seq, b.seq);
-            if (first_new == kNone) first_new = i;
-            ++i;
-            seq = b.seq;
+        if (it->upper >= upper) return first_new != blocks_.end() ? first_new : it;
+        seq = it->upper;
+        if (++it == blocks_.end()) {
+            const iterator made = put(it, seq, upper);
+            return first_new != blocks_.end() ? first_new : made;
         }
-        const uint64_t overlap_end = b.upper < upper ? b.upper : upper;
-        if (overlap_end >= upper) return first_new != kNone ? first_new : i;
-        seq = overlap_end;
-        while (i + 1 < count() && (*this)[i].upper <= seq) ++i;
     }
 }
 
@@ -158,52 +181,61 @@ uint64_t BlockList::transient_cost(uint64_t keep_from, bool above) const {
     uint64_t cost = 0;
     size_t left = transient_;
     // The segment's new blocks lie within its span: start at the first.
-    for (size_t i = head_ + first_ending_after(transient_from_); left > 0 && i < blocks_.size(); ++i) {
-        const StreamBlock& b = blocks_[i];
-        if (!b.transient) continue;
+    for (auto it = transients(); left > 0 && it != blocks_.end(); ++it) {
+        if (!it->transient) continue;
         --left;
-        if (b.bytes && (b.seq >= keep_from) == above) cost += alloc_cost(b.size());
+        if (it->bytes && (it->seq >= keep_from) == above) cost += alloc_cost(it->size());
     }
     return cost;
 }
 
 void BlockList::settle(uint64_t keep_from, bool keep_above, bool keep_below) {
     if (transient_ == 0) return;
-    for (size_t i = head_ + first_ending_after(transient_from_); transient_ > 0 && i < blocks_.size(); ++i) {
-        StreamBlock& b = blocks_[i];
-        if (!b.transient) continue;
-        b.transient = false;
+    const iterator transients_start = transients();
+    first_transient_known_ = false;
+    for (auto it = transients_start; transient_ > 0 && it != blocks_.end(); ++it) {
+        if (!it->transient) continue;
+        it->transient = false;
         --transient_;
-        if (b.bytes && (b.seq >= keep_from ? keep_above : keep_below)) {
-            auto* copy = static_cast<uint8_t*>(std::malloc(b.size()));
+        if (it->bytes && (it->seq >= keep_from ? keep_above : keep_below)) {
+            auto* copy = static_cast<uint8_t*>(std::malloc(it->size()));
             if (copy) {
-                std::memcpy(copy, b.bytes, b.size());
-                owned_ += alloc_cost(b.size());
+                std::memcpy(copy, it->bytes, it->size());
+                owned_ += alloc_cost(it->size());
             }
-            b.bytes = copy;
-            continue;
-        }
-        b.bytes = nullptr;
-        // Adjacent intervals are one: a stretch sent in order above a hole
-        // costs one record, not one per segment.
-        if (i + 1 < blocks_.size() && mergeable(b, blocks_[i + 1])) {
-            b.upper = blocks_[i + 1].upper;
-            blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i + 1));
-            --memory_->blocks_held;
-        }
-        if (i > head_ && mergeable(blocks_[i - 1], b)) {
-            blocks_[i - 1].upper = b.upper;
-            blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
-            --memory_->blocks_held;
-            --i;
+            it->bytes = copy;
+        } else {
+            it->bytes = nullptr;
+            // Adjacent intervals are one: a stretch sent in order above a
+            // hole costs one block, not one per segment.
+            it = merge_around(it);
         }
     }
     recharge();
 }
 
-void BlockList::release(StreamBlock& b) {
+BlockList::iterator BlockList::merge_around(iterator it) {
+    const auto next = std::next(it);
+    if (next != blocks_.end() && mergeable(*it, *next)) {
+        it->upper = next->upper;
+        blocks_.erase(next);
+        --memory_->blocks_held;
+    }
+    if (it != blocks_.begin()) {
+        const auto before = std::prev(it);
+        if (mergeable(*before, *it)) {
+            before->upper = it->upper;
+            blocks_.erase(it);
+            --memory_->blocks_held;
+            return before;
+        }
+    }
+    return it;
+}
+
+void BlockList::release(const StreamBlock& b) {
     if (b.transient) {
-        --transient_;
+        drop_transient(b);
     } else if (b.bytes) {
         owned_ -= alloc_cost(b.size());
         std::free(b.bytes);
@@ -214,35 +246,24 @@ void BlockList::release(StreamBlock& b) {
 }
 
 void BlockList::pop_front(uint8_t** bytes_out) {
-    StreamBlock& b = blocks_[head_];
-    if (bytes_out && !b.transient && b.bytes) {
-        *bytes_out = b.bytes;
-        owned_ -= alloc_cost(b.size());
-        b.bytes = nullptr;
+    const auto it = blocks_.begin();
+    if (bytes_out && !it->transient && it->bytes) {
+        *bytes_out = it->bytes;
+        owned_ -= alloc_cost(it->size());
+        it->bytes = nullptr;
     } else if (bytes_out) {
         *bytes_out = nullptr;
     }
     // The holes of a collapsed block were never part of the data size.
     data_size_ += front_holes_;
     front_holes_ = 0;
-    release(b);
-    ++head_;
-    compact();
+    release(*it);
+    blocks_.erase(it);
     recharge();
 }
 
-void BlockList::compact() {
-    if (head_ == blocks_.size()) {
-        blocks_.clear();
-        head_ = 0;
-    } else if (head_ >= 64 && head_ * 2 >= blocks_.size()) {
-        blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(head_));
-        head_ = 0;
-    }
-}
-
 void BlockList::append_owned(uint64_t seq, uint64_t upper, uint8_t* bytes, size_t limit) {
-    blocks_.push_back(StreamBlock{seq, upper, bytes, false});
+    blocks_.emplace_hint(blocks_.end(), StreamBlock{seq, upper, bytes, false});
     data_size_ += upper - seq;
     ++memory_->blocks_held;
     if (bytes) owned_ += alloc_cost(upper - seq);
@@ -251,72 +272,55 @@ void BlockList::append_owned(uint64_t seq, uint64_t upper, uint8_t* bytes, size_
 }
 
 void BlockList::collapse(uint64_t from, uint64_t limit) {
+    auto stop = blocks_.begin();
+    uint64_t data = 0, upper = 0;
     size_t n = 0;
-    while (n < count() && (*this)[n].upper <= limit) ++n;
-    if (n > 0) {
-        const uint64_t upper = (*this)[n - 1].upper;
-        uint64_t data = 0;
-        for (size_t i = 0; i < n; ++i) {
-            StreamBlock& b = blocks_[head_ + i];
-            data += b.size();
-            if (b.transient) {
-                --transient_;
-            } else if (b.bytes) {
-                owned_ -= alloc_cost(b.size());
-                std::free(b.bytes);
-            }
+    for (; stop != blocks_.end() && stop->upper <= limit; ++stop, ++n) {
+        data += stop->size();
+        upper = stop->upper;
+        if (stop->transient) {
+            drop_transient(*stop);
+        } else if (stop->bytes) {
+            owned_ -= alloc_cost(stop->size());
+            std::free(stop->bytes);
         }
+    }
+    if (n > 0) {
         data -= front_holes_;
-        if (from > (*this)[0].seq) from = (*this)[0].seq;
-        blocks_[head_] = StreamBlock{from, upper, nullptr, false};
-        blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(head_ + 1),
-                      blocks_.begin() + static_cast<std::ptrdiff_t>(head_ + n));
+        if (from > front().seq) from = front().seq;
+        blocks_.erase(blocks_.begin(), stop);
+        blocks_.emplace_hint(blocks_.begin(), StreamBlock{from, upper, nullptr, false});
         memory_->blocks_held -= n - 1;
         front_holes_ = (upper - from) - data;
     }
-    shrink();
+    recharge();
 }
 
 void BlockList::forget_bytes() {
-    size_t out = head_;
-    for (size_t i = head_; i < blocks_.size(); ++i) {
-        StreamBlock b = blocks_[i];
-        if (!b.transient && b.bytes) {
-            owned_ -= alloc_cost(b.size());
-            std::free(b.bytes);
-            b.bytes = nullptr;
+    for (auto it = blocks_.begin(); it != blocks_.end();) {
+        if (!it->transient && it->bytes) {
+            owned_ -= alloc_cost(it->size());
+            std::free(it->bytes);
+            it->bytes = nullptr;
         }
-        if (out > head_ && mergeable(blocks_[out - 1], b)) {
-            blocks_[out - 1].upper = b.upper;
+        if (it != blocks_.begin() && mergeable(*std::prev(it), *it)) {
+            std::prev(it)->upper = it->upper;
+            it = blocks_.erase(it);
             --memory_->blocks_held;
         } else {
-            blocks_[out++] = b;
+            ++it;
         }
     }
-    blocks_.resize(out);
-    shrink();
-}
-
-void BlockList::shrink() {
-    blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(head_));
-    head_ = 0;
-    blocks_.shrink_to_fit();
     recharge();
 }
 
 void BlockList::clear() {
-    for (size_t i = head_; i < blocks_.size(); ++i) release(blocks_[i]);
+    for (const StreamBlock& b : blocks_) release(b);
     blocks_.clear();
-    head_ = 0;
     transient_ = 0;
+    first_transient_known_ = false;
     data_size_ = 0;
     front_holes_ = 0;
-    recharge();
-}
-
-void BlockList::release_storage() {
-    clear();
-    blocks_ = std::vector<StreamBlock>();
     recharge();
 }
 

@@ -251,7 +251,7 @@ private:
     void flush(Connection& c, int side);
     void ack_received(Connection& c, int side, uint64_t seq);
     void new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags);
-    void block_inserted(Connection& c, int side, size_t index);
+    void block_inserted(Connection& c, int side, BlockList::iterator from);
     // Returns the bytes below `seq` that were never seen (Zeek's gap accounting).
     uint64_t trim_to_seq(Connection& c, int side, uint64_t seq);
     void undelivered(Connection& c, int side, uint64_t up_to);
@@ -279,8 +279,8 @@ private:
     FragmentReassembler fragments_;
     UdpSessions udp_sessions_;
     BlockMemory block_memory_;
-    // Emptied block lists, kept with their storage: connections come and go
-    // at packet rate, and their lists need not be reallocated each time.
+    // Emptied block lists, kept for reuse: connections come and go at
+    // packet rate, and their lists need not be reallocated each time.
     std::vector<std::unique_ptr<BlockList>> spare_block_lists_;
     EngineStats stats_;
     double network_time_ = 0;

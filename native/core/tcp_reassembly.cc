@@ -9,6 +9,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "contents_files.h"
 #include "engine.h"
@@ -64,8 +65,8 @@ void Engine::clear_blocks(Connection& c, int side) {
     for (auto* list : {&s.blocks, c.extras ? &c.extras->ep[side].old_blocks : &none}) {
         if (!*list) continue;
         (*list)->clear();
-        if (spare_block_lists_.size() < kSpareLists && (*list)->capacity() <= 64) {
-            (*list)->park();
+        if (spare_block_lists_.size() < kSpareLists) {
+            (*list)->set_owner(nullptr, 0, false);
             spare_block_lists_.push_back(std::move(*list));
         } else {
             list->reset();
@@ -175,11 +176,9 @@ bool Engine::make_room(const BlockList* mine, uint64_t need) {
 
 void Engine::give_way(BlockList& list) {
     Connection* c = list.owner();
-    if (!c) {
-        list.release_storage();
-    } else if (list.old_segments()) {
+    if (!c || list.old_segments()) {
         // Acknowledged blocks serve overlap checks only.
-        list.release_storage();
+        list.clear();
     } else if (list.owns_bytes() && !stream_needs_bytes(*c, list.side())) {
         // Bytes nothing delivers go first, and quietly.
         list.forget_bytes();
@@ -203,10 +202,8 @@ void Engine::flush(Connection& c, int side) {
         count(Anomaly::reassembly_memory_exceeded);
         const uint64_t end = list->back().upper;
         uint64_t held = 0;
-        for (size_t i = list->first_ending_after(s.last_reassem_seq); i < list->count(); ++i) {
-            const StreamBlock& b = (*list)[i];
-            held += b.upper - (b.seq > s.last_reassem_seq ? b.seq : s.last_reassem_seq);
-        }
+        for (auto b = list->first_ending_after(s.last_reassem_seq); b != list->end(); ++b)
+            held += b->upper - (b->seq > s.last_reassem_seq ? b->seq : s.last_reassem_seq);
         stats_.reassembly_dropped_bytes += end - s.last_reassem_seq - held;
         undelivered(c, side, end);
         list = s.blocks.get();
@@ -231,7 +228,7 @@ void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, cons
         seq += old;
     }
     size_t added;
-    const size_t at = blocks(c, side).insert(seq, upper, data, &added);
+    const auto at = blocks(c, side).insert(seq, upper, data, &added);
     block_inserted(c, side, at);
 }
 
@@ -239,20 +236,10 @@ void Engine::check_overlap(Connection& c, int side, const BlockList& list, uint6
                            const uint8_t* data, uint8_t flags) {
     if (!writer_.wants(EventKind::rexmit_inconsistency) || list.empty() || seq == list.back().upper) return;
     const uint64_t upper = seq + len;
-    // Start at the last block beginning at or before seq.
-    size_t lo = 0, hi = list.count();
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        if (list[mid].seq <= seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     const TcpEndpoint& peer = c.ep[side ^ 1];
-    for (size_t i = lo ? lo - 1 : 0; i < list.count(); ++i) {
-        const StreamBlock& b = list[i];
-        if (upper <= b.seq) break;
-        if (seq >= b.upper || !b.bytes) continue;
+    for (auto it = list.first_ending_after(seq); it != list.end() && it->seq < upper; ++it) {
+        const StreamBlock& b = *it;
+        if (!b.bytes) continue;
         const uint64_t from = seq > b.seq ? seq : b.seq;
         const uint64_t to = upper < b.upper ? upper : b.upper;
         const auto n = static_cast<uint32_t>(to - from);
@@ -265,18 +252,14 @@ void Engine::check_overlap(Connection& c, int side, const BlockList& list, uint6
     }
 }
 
-void Engine::block_inserted(Connection& c, int side, size_t index) {
+void Engine::block_inserted(Connection& c, int side, BlockList::iterator from) {
     TcpEndpoint& ep = c.ep[side];
     StreamState& s = ep.stream;
     BlockList& list = *s.blocks;
-    if (index >= list.count()) return;
-    {
-        const StreamBlock& first = list[index];
-        if (first.seq > s.last_reassem_seq || first.upper <= s.last_reassem_seq) return;
-    }
+    if (from == list.end() || from->seq > s.last_reassem_seq || from->upper <= s.last_reassem_seq) return;
     // A leading hole is filled: deliver all that is now contiguous.
-    for (size_t i = index; i < list.count(); ++i) {
-        const StreamBlock& b = list[i];
+    for (auto it = from; it != list.end(); ++it) {
+        const StreamBlock& b = *it;
         if (b.seq > s.last_reassem_seq) break;
         if (b.seq == s.last_reassem_seq) {
             const uint64_t at = s.last_reassem_seq;
@@ -317,8 +300,9 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
         while (!list->empty() && list->front().upper <= seq) {
             const uint64_t upper = list->front().upper;
             missing += list->front_holes();
-            if (list->count() > 1 && (*list)[1].seq <= seq)
-                missing += (*list)[1].seq - upper;
+            const auto next = std::next(list->begin());
+            if (next != list->end() && next->seq <= seq)
+                missing += next->seq - upper;
             else if (upper != seq && upper != seq - 1)  // an acked FIN is no octet
                 missing += seq - upper;
             if (options_.tcp_max_old_segments) {
@@ -337,7 +321,7 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
         }
         // Skipping undeliverable data may have made the next block
         // deliverable.
-        if (!list->empty() && list->front().seq == s.last_reassem_seq) block_inserted(c, side, 0);
+        if (!list->empty() && list->front().seq == s.last_reassem_seq) block_inserted(c, side, list->begin());
     }
     if (seq > s.trim_seq) s.trim_seq = seq;
     return missing;
@@ -350,22 +334,21 @@ void Engine::undelivered(Connection& c, int side, uint64_t up_to) {
     if (up_to <= 2 && c.is_partial) return;
 
     if (!s.skip_deliveries) {
-        BlockList* list = s.blocks.get();
-        size_t i = 0;
-        while (list && i < list->count()) {
-            const StreamBlock& b = (*list)[i];
-            if (b.seq < s.last_reassem_seq) {
-                ++i;
-                continue;
+        if (BlockList* list = s.blocks.get()) {
+            auto it = list->first_ending_after(s.last_reassem_seq);
+            while (it != list->end()) {
+                if (it->seq < s.last_reassem_seq) {
+                    ++it;
+                    continue;
+                }
+                if (it->seq >= up_to) break;
+                const uint64_t gap_len = it->seq - s.last_reassem_seq;
+                gap(c, side, s.last_reassem_seq, gap_len);
+                s.last_reassem_seq += gap_len;
+                block_inserted(c, side, it);
+                // Delivery may have trimmed the list: find the next block anew.
+                it = list->first_ending_after(s.last_reassem_seq);
             }
-            if (b.seq >= up_to) break;
-            const uint64_t gap_len = b.seq - s.last_reassem_seq;
-            gap(c, side, s.last_reassem_seq, gap_len);
-            s.last_reassem_seq += gap_len;
-            block_inserted(c, side, i);
-            // Delivery may have trimmed the list: find the next block anew.
-            list = s.blocks.get();
-            if (list) i = list->first_ending_after(s.last_reassem_seq);
         }
         if (up_to > s.last_reassem_seq) gap(c, side, s.last_reassem_seq, up_to - s.last_reassem_seq);
     }
@@ -466,16 +449,16 @@ void Engine::record_gap(Connection& c, int side, uint64_t len) {
 void Engine::record_to_seq(Connection& c, int side, uint64_t start, uint64_t stop) {
     BlockList* list = c.ep[side].stream.blocks.get();
     if (!list) return;
-    size_t i = list->first_ending_after(start);
-    if (i == list->count()) return;
+    auto it = list->first_ending_after(start);
+    if (it == list->end()) return;
     uint64_t last = start;
-    for (; i < list->count() && (*list)[i].upper <= stop; ++i) {
-        const StreamBlock& b = (*list)[i];
+    for (; it != list->end() && it->upper <= stop; ++it) {
+        const StreamBlock& b = *it;
         if (b.seq > last) record_gap(c, side, b.seq - last);
         record_bytes(c, side, b.bytes, b.size());
         last = b.upper;
     }
-    if (i < list->count() && last < stop) record_gap(c, side, stop - last);
+    if (it != list->end() && last < stop) record_gap(c, side, stop - last);
 }
 
 void Engine::close_contents_files(Connection& c) {

@@ -6,7 +6,7 @@
 // standard output with --print.
 //
 //   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C] [--workers N]
-//                    [--text ndjson|conn [--print]]
+//                    [--text ndjson|conn [--print]] [--max-reassembly-bytes N]
 //
 // --workers N shards the capture as the addon does (a dispatcher decodes,
 // N engines analyse), run one after another on this thread: the events
@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "--workers takes 1 to 64\n");
                 return 2;
             }
+        } else if (!std::strcmp(argv[i], "--max-reassembly-bytes") && i + 1 < argc) {
+            options.max_reassembly_bytes = std::strtoull(argv[++i], nullptr, 10);
         } else if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
             if (!select_events(argv[++i], &options.events)) return 2;
         } else {
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
     PacketView batch[64];
     uint64_t packets = 0;
     uint64_t connections = 0;
+    EngineStats totals;
     double dispatch_seconds = 0;
     auto read_all = [&](auto&& take) {
         for (;;) {
@@ -122,7 +125,7 @@ int main(int argc, char** argv) {
         Engine engine(options, source->linktype(), &counter, 0x7c5e1);
         read_all([&](const PacketView* p, size_t n) { engine.process_batch(p, n); });
         engine.finish();
-        connections = engine.stats().connections_total;
+        totals = engine.stats();
     } else {
         Dispatcher dispatcher(options, source->linktype(), nullptr, 0x7c5e1, workers);
         std::vector<std::unique_ptr<Engine>> engines;
@@ -149,9 +152,10 @@ int main(int argc, char** argv) {
         run_step();
         for (auto& e : engines) {
             e->finish();
-            connections += e->stats().connections_total;
+            totals += e->stats();
         }
     }
+    connections = totals.connections_total;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t total = 0;
     for (const auto& k : kEventKinds) {
@@ -166,6 +170,8 @@ int main(int argc, char** argv) {
                  static_cast<double>(packets) / (secs > 0 ? secs : 1), static_cast<unsigned long long>(connections));
     if (workers) std::fprintf(report, " dispatch_seconds %.3f", dispatch_seconds);
     if (text != TextFormat::None) std::fprintf(report, " text_bytes %llu", static_cast<unsigned long long>(counter.text_bytes));
-    std::fprintf(report, "\n");
+    std::fprintf(report, "\n# reassembly_flushes %llu reassembly_dropped_bytes %llu\n",
+                 static_cast<unsigned long long>(totals.reassembly_flushes),
+                 static_cast<unsigned long long>(totals.reassembly_dropped_bytes));
     return error.set() ? 1 : 0;
 }
