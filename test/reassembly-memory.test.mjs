@@ -208,3 +208,52 @@ test('the endpoint holding most, longest, gives way itself: its hole is a gap, w
   t.is(remove.conn.history, 'ShADaGTFf');
   t.is(remove.conn.orig.size, 1 + 300 + 12000);
 });
+
+test("zeek#575: acks stop and every segment comes twice; the stream, one interval however long, is delivered whole up to Zeek's own limit", async (t) => {
+  const f = new TcpFlow({ t0: 100, step: 0.0001 });
+  f.handshake();
+  const segments = 6000;
+  const chunk = (k) => Buffer.from(String(k % 10).repeat(10));
+  for (let k = 0; k < segments; k++) {
+    const seq = f.c.seq;
+    f.data('c', chunk(k));
+    f.packet('c', { flags: 'PA', seq, payload: chunk(k) });
+    if (k < 4) f.ack('s');
+  }
+  const file = f.write(scratch(`memory-${++n}.pcap`));
+  const { events, stats } = await run(file, { events: ['tcp_contents', 'content_gap', 'conn_weird'], ...CONTENTS });
+  const contents = named(events, 'tcp_contents');
+  t.is(contents.length, segments);
+  t.true(Buffer.concat(contents.map((e) => e.contents)).equals(Buffer.concat(Array.from({ length: segments }, (_, k) => chunk(k)))));
+  t.is(named(events, 'content_gap').length, 0);
+  t.is(stats.reassemblyFlushes, 0);
+  // Past Zeek's tcp_excessive_data_without_further_acks, Zeek's weird and
+  // the end of delivery, as in Zeek.
+  const limited = await run(file, { events: ['tcp_contents', 'conn_weird'], ...CONTENTS, tcpExcessiveDataWithoutFurtherAcks: 20000 });
+  t.deepEqual(named(limited.events, 'conn_weird').map((e) => e.name), ['excessive_data_without_further_acks']);
+  // 4 acknowledged, 2,000 unacknowledged within the limit, and the one
+  // that crosses it (delivered before the check, as in Zeek's DataSent).
+  t.is(named(limited.events, 'tcp_contents').length, 4 + 2000 + 1);
+});
+
+test('an endpoint at the bound on blocks (16,384) is flushed like a victim of the memory bound: its hole is a gap, the rest delivered', async (t) => {
+  const f = new TcpFlow({ t0: 100, step: 0.0001 });
+  f.handshake();
+  f.data('c', 'a');
+  f.ack('s');
+  const base = f.c.seq;
+  const bytes = 16500;
+  // Last byte first: every one waits for the first.
+  for (let k = bytes - 1; k >= 0; k--) f.packet('c', { flags: 'PA', seq: (base + k) >>> 0, payload: Buffer.from([0x41 + (k % 26)]) });
+  f.c.seq = (base + bytes) >>> 0;
+  f.ack('s');
+  const file = f.write(scratch(`memory-${++n}.pcap`));
+  const { events, stats } = await run(file, { events: ['tcp_contents', 'content_gap'], ...CONTENTS });
+  const held = 16384;
+  t.deepEqual(named(events, 'content_gap').map((e) => [e.seq, e.length]), [[2, bytes - held]]);
+  const delivered = named(events, 'tcp_contents').filter((e) => e.seq > 1);
+  t.is(delivered.length, held);
+  t.is(delivered[0].seq, 2 + bytes - held);
+  t.is(stats.reassemblyFlushes, 1);
+  t.is(stats.reassemblyDroppedBytes, bytes - held);
+});
