@@ -77,7 +77,7 @@ export interface SensorStats {
   gapEvents: number;
   /** Bytes of those holes. */
   gapBytes: number;
-  /** Memory held by stream reassembly now: bytes as allocated and block records (bounded by `maxReassemblyBytes`). */
+  /** Memory held by stream reassembly now: bytes as allocated and the blocks holding them (bounded by `maxReassemblyBytes`). */
   reassemblyBytes: number;
   /** Endpoints flushed to keep reassembly within its bounds (their holes reported as gaps, their data delivered, their memory released). */
   reassemblyFlushes: number;

@@ -63,7 +63,7 @@ struct EngineStats {
     uint64_t connections_total = 0;
     uint64_t connections_active = 0;
     uint64_t events = 0;
-    uint64_t reassembly_bytes = 0;       // memory held by stream reassembly now (bytes, records)
+    uint64_t reassembly_bytes = 0;       // memory held by stream reassembly now (bytes, blocks)
     // Our reassembly bounds at work: endpoints flushed to make room, and
     // the stream bytes they gave up (holes declared gaps early, bytes that
     // could not be kept).

@@ -152,14 +152,15 @@ void Engine::settle_blocks(Connection& c, int side, bool keep_all) {
         }
     }
     list.settle(s.last_reassem_seq, keep_above, below && spare(below));
-    // Records of intervals above holes are memory too, whoever needs them.
+    // The blocks of intervals above holes are memory too, whoever needs them.
     if (block_memory_.bytes_held > options_.max_reassembly_bytes && !make_room(&list, 0)) flush(c, side);
 }
 
 bool Engine::make_room(const BlockList* mine, uint64_t need) {
     // Victims that had nothing left to give are passed over this many times
     // before the asking endpoint gives way itself (the bound is then exceeded
-    // by records no one can release: a few per endpoint).
+    // by what no one can release: the one interval of delivered data an
+    // endpoint keeps until it is acknowledged).
     constexpr int kFruitless = 8;
     int fruitless = 0;
     while (block_memory_.bytes_held + need > options_.max_reassembly_bytes) {
