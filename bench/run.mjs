@@ -495,7 +495,7 @@ async function hostileSection(T) {
       row(`hostile: ${num(conns)} connections × ${num(segs * 1460)} B above holes (a new one every ${HOLE_EVERY} segments), ${num(LEGIT.conns)} legitimate connections of ${num(LEGIT.bytes)} B through them (reordered, a segment in 8 lost and resent); ${gb} GB through a FIFO, maxReassemblyBytes 256 MiB`,
         'gen-hostile --legit',
         `legitimate connections complete: ${allComplete(hf) ? 'yes' : '**no**'} (${verified(hf)}); ` +
-        `native: peak RSS ${hn ? mib(hn.rssKB * 1024) : 'FAILED'} (${hn ? secs(hn.seconds) : '–'} s), ${num(hn?.reassemblyFlushes)} endpoints flushed; ` +
+        `native: peak RSS ${hn ? mib(hn.rssKB * 1024) : 'FAILED'} (${hn ? secs(hn.seconds) : '–'} s, CPU ${hn ? secs(hn.cpuSeconds) : '–'} s), ${num(hn?.reassemblyFlushes)} endpoints flushed; ` +
         `full stack: peak RSS ${hf ? mib(hf.rssKB * 1024) : 'FAILED'} (${hf ? secs(hf.seconds) : '–'} s)${fr}, ${num(hf?.final.reassemblyFlushes)} endpoints flushed, reassemblyDroppedBytes ${hf ? mib(hf.final.reassemblyDroppedBytes) : '–'}`,
         '', `legitimate complete; RSS ≤ ${mib(bound)} (cap + 4 KiB/conn + 256 MiB)`, met(within && allComplete(hf)));
       if (!args.hostileFull) notes.push(`The hostile flood used ${gb} GB (${args.hostileBytes} B per connection); the full 100 GB run is \`npm run bench -- --hostile-full\`.`);
@@ -941,7 +941,7 @@ function report() {
     `- Command: \`${command}\` — took ${(elapsed / 60).toFixed(1)} min`,
     args.natsOnly
       ? '- Rounds: one run per measurement, each with a fresh nats-server of its own'
-      : `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm; the NATS rows one run each`,
+      : `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm${want('nats') ? '; the NATS rows one run each' : ''}`,
     '',
     table(),
     '',
