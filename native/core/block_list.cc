@@ -18,7 +18,7 @@ int size_class(uint64_t charge) { return 63 - __builtin_clzll(charge); }
 void BlockMemory::set_charge(BlockList* list, uint64_t charge) {
     bytes_held = bytes_held - list->charge_ + charge;
     list->charge_ = charge;
-    const int c = charge ? size_class(charge) : -1;
+    const int c = charge >= kIndexedFrom ? size_class(charge) : -1;
     if (c == list->class_) return;
     if (list->class_ >= 0) unlink(list);
     if (c >= 0) link(list, c);

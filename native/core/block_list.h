@@ -91,14 +91,14 @@ struct BySeq {
 // The reassembly memory of one engine: the sum of every list's charge, the
 // lists indexed for the fair-share bound, and the pool of their nodes.
 //
-// A list holding anything sits in the size class of its charge (the power
-// of two below it); each class is a queue in the order lists entered it.
-// victim() names, among the lists whose class is at least that of the fair
-// share (the bound divided by the number of lists holding anything), the
-// one that entered its class first: the oldest of those holding more than
-// about their share. Growing into a larger class counts as entering it, so
-// age is measured from an endpoint's last doubling. Moving a list costs
-// O(1), choosing one O(classes).
+// A list holding more than a few blocks sits in the size class of its
+// charge (the power of two below it); each class is a queue in the order
+// lists entered it. victim() names, among the lists whose class is at least
+// that of the fair share (the bound divided by the number of lists in the
+// index), the one that entered its class first: the oldest of those holding
+// more than about their share. Growing into a larger class counts as
+// entering it, so age is measured from an endpoint's last doubling. Moving
+// a list costs O(1), choosing one O(classes).
 class BlockMemory {
 public:
     BlockMemory() = default;
@@ -116,6 +116,10 @@ public:
 private:
     friend class BlockList;
     static constexpr int kClasses = 64;
+    // Smaller lists (an endpoint's stream delivered in order, awaiting its
+    // ack: one block) have nothing to give and stay out of the index, which
+    // in-order traffic then never touches.
+    static constexpr uint64_t kIndexedFrom = 256;
     struct Queue {
         BlockList* head = nullptr;
         BlockList* tail = nullptr;

@@ -158,12 +158,17 @@ void block_memory_names_the_oldest_holder_above_its_fair_share() {
         l.insert(from, from + n, data, &added);
         l.settle(0, true, true);
     };
-    for (int i = 0; i < 4; ++i) lists.push_back(std::make_unique<BlockList>(&mem));
-    hold(*lists[0], 10, 100);   // small, oldest
+    for (int i = 0; i < 5; ++i) lists.push_back(std::make_unique<BlockList>(&mem));
+    hold(*lists[0], 10, 200);   // small, oldest
     hold(*lists[1], 10, 4000);  // large
     hold(*lists[2], 10, 4000);  // large, younger
     hold(*lists[3], 10, 300);   // small, youngest
-    CHECK(mem.holders() == 4);
+    hold(*lists[4], 10, 20);    // a block of 20 bytes: too little to be in the index
+    CHECK(mem.holders() == 4 && mem.bytes_held == [&] {
+        uint64_t sum = 0;
+        for (const auto& l : lists) sum += l->charge();
+        return sum;
+    }());
     // Fair share of 8000: 2000 each; of the two above it, the older.
     CHECK(mem.victim(8000) == lists[1].get());
     // A generous bound makes everyone's share large: then no one is above
@@ -178,6 +183,7 @@ void block_memory_names_the_oldest_holder_above_its_fair_share() {
     const uint64_t total = mem.bytes_held;
     lists[1]->clear();
     CHECK(mem.holders() == 3 && mem.bytes_held < total);
+    CHECK(mem.victim(100) != lists[4].get());
     lists.clear();
     CHECK(mem.holders() == 0 && mem.bytes_held == 0);
 }
