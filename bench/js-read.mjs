@@ -17,11 +17,63 @@
  * of stats() sampled on every tick (reassemblyBytes, memoryBytes,
  * connectionsActive). `statsLive` says whether stats() moved during the
  * read at all (if not, the sampled maxima are only the final values).
+ *
+ * With "verify": {"port": P}, the originator's stream of every connection
+ * to port P is checked against gen-hostile's payload pattern (needs
+ * tcp_contents for originators, content_gap and connection_state_remove):
+ * every byte delivered once, in order, right, no gap, as many as the
+ * connection's size. The result says how many connections came out
+ * complete.
  */
 import { open } from '../dist/index.mjs';
 
 const spec = JSON.parse(process.argv[2]);
 const options = spec.options ?? {};
+
+/** Checks the originators' streams to one port against gen-hostile's pattern. */
+function verifier({ port }) {
+  const streams = new Map(); // uid -> { next, bad }
+  let connections = 0;
+  let complete = 0;
+  const problems = [];
+  const stream = (uid) => {
+    let s = streams.get(uid);
+    if (!s) streams.set(uid, (s = { next: 1, bad: null }));
+    return s;
+  };
+  const bad = (s, uid, why) => {
+    if (s.bad) return;
+    s.bad = why;
+    if (problems.length < 5) problems.push(`${uid}: ${why}`);
+  };
+  return {
+    event(ev) {
+      if (ev.id?.resp_p !== port) return;
+      if (ev.event === 'tcp_contents' && ev.is_orig) {
+        const s = stream(ev.uid);
+        if (ev.seq !== s.next) bad(s, ev.uid, `bytes at ${ev.seq}, expected ${s.next}`);
+        const c = ev.contents;
+        for (let i = 0, k = ev.seq - 1; i < c.length; i++, k++) {
+          if (c[i] !== ((k * 7 + (k >>> 8) * 13) & 0xff)) {
+            bad(s, ev.uid, `wrong byte at ${k + 1}`);
+            break;
+          }
+        }
+        s.next = ev.seq + c.length;
+      } else if (ev.event === 'content_gap' && ev.is_orig) {
+        bad(stream(ev.uid), ev.uid, `gap of ${ev.length} at ${ev.seq}`);
+      } else if (ev.event === 'connection_state_remove') {
+        connections++;
+        const s = stream(ev.uid);
+        if (s.next - 1 !== ev.conn.orig.size) bad(s, ev.uid, `${s.next - 1} of ${ev.conn.orig.size} bytes`);
+        if (!s.bad) complete++;
+        streams.delete(ev.uid);
+      }
+    },
+    result: () => ({ port, connections, complete, problems }),
+  };
+}
+const verify = spec.verify ? verifier(spec.verify) : null;
 
 const counts = Object.create(null);
 let events = 0;
@@ -74,6 +126,7 @@ for (const { file, ignoreChecksums } of spec.files) {
   for await (const ev of sensor) {
     counts[ev.event] = (counts[ev.event] ?? 0) + 1;
     events++;
+    verify?.event(ev);
   }
   current = null;
   seconds += (performance.now() - t0) / 1000;
@@ -103,11 +156,13 @@ process.stdout.write(
     final: finalStats && {
       reassemblyBytes: finalStats.reassemblyBytes,
       reassemblyDroppedBytes: finalStats.reassemblyDroppedBytes,
+      reassemblyFlushes: finalStats.reassemblyFlushes,
       reassemblyMemoryExceeded: finalStats.malformed.reassembly_memory_exceeded ?? 0,
       memoryBytes: finalStats.memoryBytes,
       connectionsTotal: finalStats.connectionsTotal,
       connectionsEvicted: finalStats.connectionsEvicted,
     },
     maxRssKB: process.resourceUsage().maxRSS,
+    verified: verify?.result(),
   }) + '\n',
 );

@@ -22,21 +22,24 @@ const BENCH = path.join(ROOT, 'bench');
 // ---------------------------------------------------------------------------
 // Arguments
 
+const SECTIONS = ['bulk', 'workers', 'hard', 'scaling', 'flood', 'memory', 'conformance', 'hostile', 'nats'];
 const USAGE = `usage: npm run bench [-- OPTIONS]
+  --only LIST             only these sections (comma-separated): ${SECTIONS.join(', ')}
+                          (workers and scaling reuse bulk's results, so bring bulk along)
   --quick                 one round per contender, smaller hostile run (a few minutes)
   --hostile-full          the hostile run at full size: 100,000 connections x 1 MiB (100 GB)
   --hostile-conns N       connections of the hostile run (default 100000)
-  --hostile-bytes N       bytes above the hole per connection (default ${512 * 1024}; quick ${32 * 1024})
+  --hostile-bytes N       bytes above holes per connection (default ${512 * 1024}; quick ${32 * 1024})
   --compare-cli FILE      also measure another checkout's CLI (its dist/cli.js) beside ours on bulk-400k (before/after)
   --label TEXT            title of the RESULTS.md section (e.g. "baseline before optimization")
   --no-record             do not append to bench/RESULTS.md
-  --nats-only             only the NATS JetStream sink's measurements (needs nats-server)
-  --flood-only            only the connection table under floods (SYN and ACK floods, maxConnections)
+  --nats-only             only the NATS JetStream sink's measurements (needs nats-server): --only nats
+  --flood-only            only the connection table under floods (SYN and ACK floods, maxConnections): --only flood
   --work DIR              cache of generated traces and built tools (default bench/.work)
 environment: TCPSENSOR_BENCH_INPUTS (default ../shared/bench), TCPSENSOR_CONFORMANCE (default ../shared/conformance)`;
 
 function parseArgs(argv) {
-  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false, compareCli: null, floodOnly: false };
+  const a = { quick: false, hostileFull: false, hostileConns: 100000, hostileBytes: null, label: '', record: true, work: null, natsOnly: false, compareCli: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const next = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -54,8 +57,13 @@ function parseArgs(argv) {
       case '--hostile-bytes': a.hostileBytes = count(next()); break;
       case '--label': a.label = next(); break;
       case '--no-record': a.record = false; break;
-      case '--nats-only': a.natsOnly = true; break;
-      case '--flood-only': a.floodOnly = true; break;
+      case '--nats-only': a.only = new Set(['nats']); break;
+      case '--flood-only': a.only = new Set(['flood']); break;
+      case '--only': {
+        a.only = new Set(next().split(','));
+        for (const name of a.only) if (!SECTIONS.includes(name)) throw new Error(`unknown section '${name}' (sections: ${SECTIONS.join(', ')})`);
+        break;
+      }
       case '--work': a.work = path.resolve(next()); break;
       case '--compare-cli': a.compareCli = path.resolve(next()); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0);
@@ -73,10 +81,14 @@ function parseArgs(argv) {
 let args;
 try {
   args = parseArgs(process.argv.slice(2));
+  args.natsOnly = args.only?.size === 1 && args.only.has('nats');
 } catch (err) {
   console.error(err.message);
   process.exit(2);
 }
+/** Whether a section runs (workers and scaling reuse bulk's results). */
+const want = (section) =>
+  !args.only || args.only.has(section) || (section === 'bulk' && (args.only.has('workers') || args.only.has('scaling')));
 
 const WORK = args.work ?? path.join(BENCH, '.work');
 const INPUTS = process.env.TCPSENSOR_BENCH_INPUTS ?? path.resolve(ROOT, '..', 'shared', 'bench');
@@ -102,6 +114,17 @@ const CONTENTS_ALL = { contentDeliverAllOrig: true, contentDeliverAllResp: true 
 const MAX_REASSEMBLY_BYTES = 256 * 1024 * 1024; // the engine's default (native/core/options.h)
 const MAX_FRAGMENT_BYTES = 64 * 1024 * 1024; // likewise
 const FLOOD = path.join(BENCH, 'flood.py');
+// The hostile rows (bench/README.md): the flood's attackers open a new hole
+// every HOLE_EVERY segments; LEGIT legitimate connections run through it.
+const HOSTILE_EVENTS = [...MEMORY_EVENTS, 'content_gap'];
+const HOLE_EVERY = 64;
+const LEGIT = { conns: 1000, bytes: 64 * 1024, port: 8080 };
+// zeek#575: segments per connection (connections one after another),
+// DUP_TOTAL segments in each trace.
+const DUP_SIZES = [1000, 10000, 100000];
+const DUP_TOTAL = 500000;
+const STORM = { conns: 1000, segments: 100, copies: 10 };
+const TINY = { conns: 1000, segments: 2000, window: 1000 };
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -137,6 +160,9 @@ const met = (ok) => (ok ? 'met' : '**not met**');
 const mibKB = (r) => (r ? mib(r.rssKB * 1024) : 'n/a');
 /** The best run's time, and every run's when there were several (the spread shows the noise). */
 const timing = (r) => (r.runs?.length > 1 ? `${secs(r.seconds)} s; runs ${r.runs.map((x) => secs(x.seconds)).join(' / ')}` : `${secs(r.seconds)} s`);
+/** One contender's best run: packets/s (events/s), time, peak RSS. */
+const res = (x, withEvents = false) =>
+  x ? `${rate(x.packetsPerSecond)} pkts${withEvents ? `, ${rate(x.eventsPerSecond)} events` : ''} (${timing(x)}), RSS ${mib(x.rssKB * 1024)}` : 'FAILED';
 /** The worst event-loop gap over all runs of a full-stack contender. */
 const worstGap = (r) => (r ? r.runs.reduce((w, x) => (x.maxGapMs > w.maxGapMs ? x : w), r.runs[0]) : null);
 const ms = (r) => {
@@ -155,13 +181,15 @@ function sh(cmd, cmdArgs, opts = {}) {
 }
 
 /**
- * Runs a command; resolves { code, stdout, stderr, rssKB }. Peak RSS
- * comes from /usr/bin/time (the kernel's own maxrss of the child); without
- * it, from VmHWM in /proc/PID/status polled every 10 ms.
+ * Runs a command; resolves { code, stdout, stderr, rssKB, cpuSeconds,
+ * wallSeconds }. Peak RSS and CPU time (user + system) come from
+ * /usr/bin/time (the kernel's own accounting of the child); without it,
+ * peak RSS from VmHWM in /proc/PID/status polled every 10 ms, and no CPU
+ * time.
  */
 function run(cmd, cmdArgs) {
   const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
-  const [file, argv] = timeBin ? [timeBin, ['-f', '@@rss %M', cmd, ...cmdArgs]] : [cmd, cmdArgs];
+  const [file, argv] = timeBin ? [timeBin, ['-f', '@@rss %M %U %S', cmd, ...cmdArgs]] : [cmd, cmdArgs];
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -182,12 +210,14 @@ function run(cmd, cmdArgs) {
     child.on('close', (code, signal) => {
       if (poll) clearInterval(poll);
       let rssKB = hwm;
-      stderr = stderr.replace(/^@@rss (\d+)\n?/m, (_, kb) => {
+      let cpuSeconds = NaN;
+      stderr = stderr.replace(/^@@rss (\d+) ([\d.]+) ([\d.]+)\n?/m, (_, kb, user, sys) => {
         rssKB = Number(kb);
+        cpuSeconds = Number(user) + Number(sys);
         return '';
       });
       stderr = stderr.replace(/^Command (exited with non-zero status|terminated by signal) .*\n?/m, '');
-      const r = { code: code ?? -1, signal, stdout, stderr, rssKB, wallSeconds: (performance.now() - start) / 1000 };
+      const r = { code: code ?? -1, signal, stdout, stderr, rssKB, cpuSeconds, wallSeconds: (performance.now() - start) / 1000 };
       if (r.code !== 0) log(`   ${path.basename(cmd)} failed (${signal ?? code}): ${stderr.trim().slice(0, 400)}`);
       resolve(r);
     });
@@ -226,6 +256,7 @@ async function native(file, { events = 'default', contents = false, ignoreChecks
     const c = /^(\w+) (\d+)$/.exec(line);
     if (c) counts[c[1]] = Number(c[2]);
   }
+  const flushes = /# reassembly_flushes (\d+) reassembly_dropped_bytes (\d+)/.exec(r.stdout);
   const packets = Number(m[1]);
   const pps = Number(m[4]);
   // The driver prints seconds to the millisecond; its packets/s keeps
@@ -233,8 +264,9 @@ async function native(file, { events = 'default', contents = false, ignoreChecks
   const seconds = packets > 0 && pps > 0 ? packets / pps : Number(m[3]);
   return {
     packets, events: Number(m[2]), seconds, packetsPerSecond: packets / seconds, eventsPerSecond: Number(m[2]) / seconds,
-    connections: Number(m[5]), evicted: Number(m[6] ?? 0), counts, rssKB: r.rssKB,
+    connections: Number(m[5]), evicted: Number(m[6] ?? 0), counts, rssKB: r.rssKB, cpuSeconds: r.cpuSeconds,
     dispatchSeconds: m[7] !== undefined ? Number(m[7]) : undefined,
+    reassemblyFlushes: flushes ? Number(flushes[1]) : NaN, reassemblyDroppedBytes: flushes ? Number(flushes[2]) : NaN,
   };
 }
 
@@ -251,10 +283,10 @@ async function cli(file, extra = [], packets = 0, cliPath = CLI, { keep = false 
   return { packets, seconds: r.wallSeconds, packetsPerSecond: packets / r.wallSeconds, rssKB: r.rssKB, stdout: keep ? r.stdout : undefined };
 }
 
-/** The full stack: bench/js-read.mjs in its own process. */
-async function full(files, options = {}) {
+/** The full stack: bench/js-read.mjs in its own process (`extra`: e.g. { verify: { port } }). */
+async function full(files, options = {}, extra = {}) {
   const list = (Array.isArray(files) ? files : [files]).map((f) => (typeof f === 'string' ? { file: f } : f));
-  const r = await run(process.execPath, [JS_READ, JSON.stringify({ files: list, options })]);
+  const r = await run(process.execPath, [JS_READ, JSON.stringify({ files: list, options, ...extra })]);
   if (r.code !== 0) return null;
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   return { ...out, rssKB: r.rssKB, processSeconds: r.wallSeconds };
@@ -424,81 +456,105 @@ function checkCounts(who, ours) {
   return { ok: diffs.length === 0, text: diffs.length ? diffs.join('; ') : `all ${Object.keys(zeek).length} types equal` };
 }
 
-async function main() {
-  log(`tcpsensor benchmark${args.quick ? ' (quick)' : ''}: work dir ${WORK}`);
-  if (loadAtStart > os.cpus().length) {
-    log(`note: load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} cores: other work is running; absolute numbers will be low, compare the ratios`);
-  }
-  for (const f of ['gen-bulk.py', 'gen-synflood.py', 'bulk-400k.zeek-counts.txt']) {
-    if (!fs.existsSync(path.join(INPUTS, f))) throw new Error(`missing ${path.join(INPUTS, f)} (set TCPSENSOR_BENCH_INPUTS)`);
-  }
+/** Nanoseconds per packet of a contender's best run. */
+const nsPerPacket = (r) => (r ? 1e9 / r.packetsPerSecond : NaN);
+const ns = (r) => (r ? `${nsPerPacket(r).toFixed(0)} ns` : 'FAILED');
+const num = (x) => (Number.isFinite(x) ? x.toLocaleString('en-US') : '–');
+/** What a full-stack run with `verify` found: "complete 5/5". */
+const verified = (f) => (f?.verified ? `complete ${num(f.verified.complete)}/${num(f.verified.connections)}${f.verified.problems.length ? ` (${f.verified.problems[0]})` : ''}` : 'FAILED');
+const allComplete = (f) => !!f?.verified && f.verified.connections > 0 && f.verified.complete === f.verified.connections;
 
-  let havePcap = false;
-  await step('prepare: builds, node_pcap', async () => {
-    prepareBuilds();
-    havePcap = args.floodOnly ? false : prepareNodePcap();
+/**
+ * The hostile rows: the memory bound under a flood with legitimate
+ * connections through it (streamed through a FIFO), Zeek's own worst case
+ * (zeek#575), a retransmission storm and tiny out-of-order segments.
+ */
+async function hostileSection(T) {
+  await step(`hostile: ${num(args.hostileConns)} connections × ${num(args.hostileBytes)} B above holes, ${num(LEGIT.conns)} legitimate connections through them, through a FIFO`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsensor-bench-'));
+    const fifo = path.join(dir, 'hostile.pcap');
+    try {
+      const conns = args.hostileConns;
+      const segs = Math.ceil(args.hostileBytes / 1460);
+      // Bytes of pcap: per connection 5 handshake packets (one with a data
+      // byte) and the segments, each with a 16-byte record header; the
+      // legitimate connections are a rounding error.
+      const volume = 24 + conns * (5 * (16 + 54) + 1 + segs * (16 + 54 + 1460));
+      const bound = MAX_REASSEMBLY_BYTES + 4096 * conns + 256 * 1048576;
+      const genArgs = [conns, args.hostileBytes, '--hole-every', HOLE_EVERY, '--legit', LEGIT.conns, LEGIT.bytes];
+      const through = async (reader) => {
+        fs.rmSync(fifo, { force: true });
+        if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
+        // The shell blocks opening the FIFO until the reader opens it.
+        const gen = run('sh', ['-c', `exec "${GEN_HOSTILE}" ${genArgs.join(' ')} > "${fifo}"`]);
+        const [r, g] = await Promise.all([reader(), gen]);
+        if (g.code !== 0) log(`   gen-hostile: ${g.stderr.trim()}`);
+        return r;
+      };
+      const hn = await through(() => native(fifo, { events: HOSTILE_EVENTS, contents: true }));
+      log(`   native: ${hn ? `${secs(hn.seconds)} s, RSS ${mib(hn.rssKB * 1024)}` : 'FAILED'}`);
+      const hf = await through(() => full(fifo, { events: HOSTILE_EVENTS, ...CONTENTS_ALL }, { verify: { port: LEGIT.port } }));
+      log(`   full stack: ${hf ? `${secs(hf.seconds)} s, RSS ${mib(hf.rssKB * 1024)}, legitimate ${verified(hf)}` : 'FAILED'}`);
+      const within = hn && hf && hn.rssKB * 1024 <= bound && hf.rssKB * 1024 <= bound;
+      const gb = (volume / 1e9).toFixed(1);
+      const fr = !hf ? '' : hf.statsLive ? `, peak reassemblyBytes ${mib(hf.peak.reassemblyBytes)}` : ', reassemblyBytes not observable while reading';
+      row(`hostile: ${num(conns)} connections × ${num(segs * 1460)} B above holes (a new one every ${HOLE_EVERY} segments), ${num(LEGIT.conns)} legitimate connections of ${num(LEGIT.bytes)} B through them (reordered, a segment in 8 lost and resent); ${gb} GB through a FIFO, maxReassemblyBytes 256 MiB`,
+        'gen-hostile --legit',
+        `legitimate connections complete: ${allComplete(hf) ? 'yes' : '**no**'} (${verified(hf)}); ` +
+        `native: peak RSS ${hn ? mib(hn.rssKB * 1024) : 'FAILED'} (${hn ? secs(hn.seconds) : '–'} s, CPU ${hn ? secs(hn.cpuSeconds) : '–'} s), ${num(hn?.reassemblyFlushes)} endpoints flushed; ` +
+        `full stack: peak RSS ${hf ? mib(hf.rssKB * 1024) : 'FAILED'} (${hf ? secs(hf.seconds) : '–'} s)${fr}, ${num(hf?.final.reassemblyFlushes)} endpoints flushed, reassemblyDroppedBytes ${hf ? mib(hf.final.reassemblyDroppedBytes) : '–'}`,
+        '', `legitimate complete; RSS ≤ ${mib(bound)} (cap + 4 KiB/conn + 256 MiB)`, met(within && allComplete(hf)));
+      if (!args.hostileFull) notes.push(`The hostile flood used ${gb} GB (${args.hostileBytes} B per connection); the full 100 GB run is \`npm run bench -- --hostile-full\`.`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  const py = 'python3';
-  const shared = (script) => path.join(INPUTS, script);
-  const bulk = (n) => tracePlan(`bulk-${n / 1000}k`, shared('gen-bulk.py'), { n }, (out) => [py, [shared('gen-bulk.py'), out, String(n)]], n);
-  const syn = (n) => tracePlan(`synflood-${n >= 1e6 ? `${n / 1e6}m` : `${n / 1000}k`}`, shared('gen-synflood.py'), { n }, (out) => [py, [shared('gen-synflood.py'), out, String(n)]], n / 12);
-  const hold = (n) => tracePlan(`hold-${n / 1000}k`, path.join(BENCH, 'gen-hostile.c'), { conns: n, bytes: HOLD_BYTES },
-    (out) => ['sh', ['-c', `exec "${GEN_HOSTILE}" ${n} ${HOLD_BYTES} > "${out}"`]]);
-  const T = {
-    bulk: bulk(400000),
-    bulk100: bulk(100000),
-    bulk25: bulk(25000),
-    hard: tracePlan('hard', path.join(BENCH, 'gen-hard.mjs'), { conns: 3000, concurrent: 300, seed: 1 },
-      (out) => [process.execPath, [path.join(BENCH, 'gen-hard.mjs'), out, '3000', '300', '1']], 40000),
-    syn: syn(1000000),
-    syn10k: syn(10000),
-    // 5 M SYNs with a legitimate connection 2 s in, and 5 M ACKs (full records).
-    flood5m: tracePlan('synflood-5m-legit', FLOOD, { n: 5e6, generator: fs.readFileSync(shared('gen-synflood.py'), 'utf8') },
-      (out) => ['sh', ['-c', `"${py}" "${shared('gen-synflood.py')}" "${out}.syn" 5000000 && "${py}" "${FLOOD}" splice "${out}.syn" "${out}" 2 && rm "${out}.syn"`]], 5e6 / 10),
-    ack5m: tracePlan('ackflood-5m', FLOOD, { n: 5e6 }, (out) => [py, [FLOOD, 'ack', out, '5000000']], 5e6 / 12),
-    holdSmall: hold(HOLD_CONNS[0]),
-    holdBig: hold(HOLD_CONNS[1]),
+  const ALL_CONTENTS = { events: 'all', contents: true };
+  const VERIFY_EVENTS = { events: ['tcp_contents', 'content_gap', 'connection_state_remove'], contentDeliverAllOrig: true };
+  // Native: ns per packet, best of the rounds (floor interleaved); full
+  // stack: one run, every stream checked byte by byte.
+  const measure = async (plan) => {
+    const r = await interleaved(SMALL_ROUNDS, { floor: () => floor(plan.file), native: () => native(plan.file, ALL_CONTENTS) }, [plan.file]);
+    r.full = await full(plan.file, VERIFY_EVENTS, { verify: { port: 80 } });
+    return r;
   };
-  const floodTraces = [T.syn, T.syn10k, T.flood5m, T.ack5m];
-  await step('inputs: generate or reuse traces', () =>
-    materialize(args.natsOnly ? [T.bulk, T.bulk100] : args.floodOnly ? floodTraces : Object.values(T)));
-  if (args.natsOnly) {
-    await natsSteps(T);
-    report();
-    return true;
-  }
-  if (args.floodOnly) {
-    await floodSteps(T);
-    report();
-    return true;
-  }
+  const contents = (r) => num(r.native?.counts.tcp_contents ?? NaN);
 
-  // -- 1. The bulk trace: floor, native, full stack, the CLI, node_pcap; the correctness gate.
-  const B = await step(`bulk-400k: floor, native, full stack, CLI, node_pcap (best of ${BIG_ROUNDS}, interleaved)`, async () => {
-    // An untimed read warms the page cache and counts the packets (which
-    // the CLI does not print).
-    const bulkPackets = (await floor(T.bulk.file))?.packets ?? NaN;
-    const compare = args.compareCli;
-    return interleaved(BIG_ROUNDS, {
-      floor: () => floor(T.bulk.file),
-      nativeDefault: () => native(T.bulk.file),
-      nativeAll: () => native(T.bulk.file, { events: 'all', contents: true }),
-      fullDefault: () => full(T.bulk.file),
-      fullAll: () => full(T.bulk.file, { events: 'all', ...CONTENTS_ALL }),
-      cliNdjson: () => cli(T.bulk.file, [], bulkPackets),
-      cliConn: () => cli(T.bulk.file, ['--format', 'conn'], bulkPackets),
-      ...(compare ? {
-        compareNdjson: { run: () => cli(T.bulk.file, [], bulkPackets, compare), rounds: 1 },
-        compareConn: { run: () => cli(T.bulk.file, ['--format', 'conn'], bulkPackets, compare), rounds: 1 },
-      } : {}),
-      ...(havePcap ? { nodePcap: { run: () => nodePcap(T.bulk.file), rounds: 1 } } : {}),
-    });
+  await step(`zeek#575: ${DUP_SIZES.map(num).join(' / ')} segments per connection, every one sent twice, never acknowledged (best of ${SMALL_ROUNDS})`, async () => {
+    const D = {};
+    for (const size of DUP_SIZES) D[size] = await measure(T.dup[size]);
+    // Flatness from CPU time: on a shared machine, waiting for a core
+    // weighs on wall time far more.
+    const cpuNs = (r) => (r?.runs?.length ? (1e9 * Math.min(...r.runs.map((x) => x.cpuSeconds))) / r.packets : NaN);
+    const [small, , big] = DUP_SIZES.map((size) => cpuNs(D[size].native));
+    row(`zeek#575: one side stops acknowledging after 4 segments, the other sends every segment twice; ns per packet as the unacknowledged stream grows to ${DUP_SIZES.map(num).join(' / ')} segments of 100 B (connections one after another, ${num(DUP_TOTAL)} segments per trace; native, all events + contents)`,
+      'gen-hostile --dup',
+      `CPU ${DUP_SIZES.map((size) => `${cpuNs(D[size].native).toFixed(0)} ns`).join(' / ')}; wall ${DUP_SIZES.map((size) => ns(D[size].native)).join(' / ')} (floor ${DUP_SIZES.map((size) => ns(D[size].floor)).join(' / ')}); peak RSS ${DUP_SIZES.map((size) => mibKB(D[size].native)).join(' / ')}; ` +
+      `tcp_contents ${DUP_SIZES.map((size) => contents(D[size])).join(' / ')} (expected ${num(DUP_TOTAL)}: each segment once); full stack ${DUP_SIZES.map((size) => verified(D[size].full)).join(' / ')}`,
+      `CPU ${(big / small).toFixed(2)}× from ${num(DUP_SIZES[0])} to ${num(DUP_SIZES[2])}`, `flat (CPU ≤ 1.25×); streams complete`,
+      met(big / small <= 1.25 && DUP_SIZES.every((size) => allComplete(D[size].full))));
   });
+
+  await step(`retransmission storm and tiny out-of-order segments (best of ${SMALL_ROUNDS})`, async () => {
+    const S = await measure(T.storm);
+    const segments = STORM.conns * STORM.segments;
+    row(`retransmission storm: ${num(STORM.conns)} connections × ${num(STORM.segments)} segments of 200 B, each sent ${STORM.copies} times (re-cut to overlap the one before; half of the copies after its ack), round-robin (native, all events + contents)`,
+      'gen-hostile --storm',
+      `${ns(S.native)} per packet (floor ${ns(S.floor)}), peak RSS ${mibKB(S.native)}; tcp_contents ${contents(S)} (expected ${num(segments)}); full stack ${verified(S.full)}`,
+      S.floor && S.native ? pct(S.native.packetsPerSecond / S.floor.packetsPerSecond) : 'n/a', 'streams complete', met(allComplete(S.full)));
+    const Y = await measure(T.tiny);
+    const bytes = TINY.conns * TINY.segments;
+    row(`tiny out-of-order segments: ${num(TINY.conns)} connections × ${num(TINY.segments)} one-byte segments (${num(bytes)} in all), in windows of ${num(TINY.window)} sent last byte first, round-robin; up to ${num(TINY.conns * (TINY.window - 1))} blocks held at once (native, all events + contents)`,
+      'gen-hostile --tiny',
+      `${ns(Y.native)} per packet (floor ${ns(Y.floor)}), peak RSS ${mibKB(Y.native)}; tcp_contents ${contents(Y)} (expected ${num(bytes)}); full stack ${verified(Y.full)}${Y.full?.statsLive ? `, peak reassemblyBytes ${mib(Y.full.peak.reassemblyBytes)}` : ''}, ${num(Y.native?.reassemblyFlushes)} flushed`,
+      Y.floor && Y.native ? pct(Y.native.packetsPerSecond / Y.floor.packetsPerSecond) : 'n/a', 'streams complete', met(allComplete(Y.full)));
+  });
+}
+
+/** The rows of the bulk trace, node_pcap and the correctness gate. */
+function bulkRows(B, vs, havePcap) {
   const fl = B.floor;
-  const vs = (x) => (x && fl ? pct(x.packetsPerSecond / fl.packetsPerSecond) : 'n/a');
-  const res = (x, withEvents = false) =>
-    x ? `${rate(x.packetsPerSecond)} pkts${withEvents ? `, ${rate(x.eventsPerSecond)} events` : ''} (${timing(x)}), RSS ${mib(x.rssKB * 1024)}` : 'FAILED';
   row('floor: libpcap read (bench/floor.c)', 'bulk-400k', fl ? `${rate(fl.packetsPerSecond)} pkts (${timing(fl)})` : 'FAILED', '100%');
   const share = (x) => (x && fl ? x.packetsPerSecond / fl.packetsPerSecond : 0);
   row('native core, default events', 'bulk-400k', res(B.nativeDefault, true), vs(B.nativeDefault), '≥ 60% of floor', met(share(B.nativeDefault) >= 0.6));
@@ -539,9 +595,82 @@ async function main() {
       vs(p));
     row('full stack (default events) vs node_pcap, packets/s', 'bulk-400k', `${ratio.toFixed(1)}× (native core: ${ratioNative.toFixed(1)}×)`, '', '≥ 10×', met(ratio >= 10));
   }
+}
+
+async function main() {
+  log(`tcpsensor benchmark${args.quick ? ' (quick)' : ''}: work dir ${WORK}`);
+  if (loadAtStart > os.cpus().length) {
+    log(`note: load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} cores: other work is running; absolute numbers will be low, compare the ratios`);
+  }
+  for (const f of ['gen-bulk.py', 'gen-synflood.py', 'bulk-400k.zeek-counts.txt']) {
+    if (!fs.existsSync(path.join(INPUTS, f))) throw new Error(`missing ${path.join(INPUTS, f)} (set TCPSENSOR_BENCH_INPUTS)`);
+  }
+
+  let havePcap = false;
+  await step('prepare: builds, node_pcap', async () => {
+    prepareBuilds();
+    if (want('bulk')) havePcap = prepareNodePcap();
+  });
+
+  const py = 'python3';
+  const shared = (script) => path.join(INPUTS, script);
+  const bulk = (n) => tracePlan(`bulk-${n / 1000}k`, shared('gen-bulk.py'), { n }, (out) => [py, [shared('gen-bulk.py'), out, String(n)]], n);
+  const syn = (n) => tracePlan(`synflood-${n >= 1e6 ? `${n / 1e6}m` : `${n / 1000}k`}`, shared('gen-synflood.py'), { n }, (out) => [py, [shared('gen-synflood.py'), out, String(n)]], n / 12);
+  const hostile = (name, argv, weight = 0) => tracePlan(name, path.join(BENCH, 'gen-hostile.c'), { argv },
+    (out) => ['sh', ['-c', `exec "${GEN_HOSTILE}" ${argv.join(' ')} > "${out}"`]], weight);
+  const hold = (n) => hostile(`hold-${n / 1000}k`, [n, HOLD_BYTES]);
+  const dup = (n) => hostile(`dup-${n / 1000}k`, ['--dup', n, DUP_TOTAL], DUP_TOTAL / 10);
+  const T = {
+    bulk: bulk(400000),
+    bulk100: bulk(100000),
+    bulk25: bulk(25000),
+    hard: tracePlan('hard', path.join(BENCH, 'gen-hard.mjs'), { conns: 3000, concurrent: 300, seed: 1 },
+      (out) => [process.execPath, [path.join(BENCH, 'gen-hard.mjs'), out, '3000', '300', '1']], 40000),
+    syn: syn(1000000),
+    syn10k: syn(10000),
+    // 5 M SYNs with a legitimate connection 2 s in, and 5 M ACKs (full records).
+    flood5m: tracePlan('synflood-5m-legit', FLOOD, { n: 5e6, generator: fs.readFileSync(shared('gen-synflood.py'), 'utf8') },
+      (out) => ['sh', ['-c', `"${py}" "${shared('gen-synflood.py')}" "${out}.syn" 5000000 && "${py}" "${FLOOD}" splice "${out}.syn" "${out}" 2 && rm "${out}.syn"`]], 5e6 / 10),
+    ack5m: tracePlan('ackflood-5m', FLOOD, { n: 5e6 }, (out) => [py, [FLOOD, 'ack', out, '5000000']], 5e6 / 12),
+    holdSmall: hold(HOLD_CONNS[0]),
+    holdBig: hold(HOLD_CONNS[1]),
+    dup: Object.fromEntries(DUP_SIZES.map((n) => [n, dup(n)])),
+    storm: hostile('storm', ['--storm', STORM.conns, STORM.segments, STORM.copies], 100000),
+    tiny: hostile('tiny', ['--tiny', TINY.conns, TINY.segments, TINY.window], 200000),
+  };
+  const needs = {
+    bulk: [T.bulk], scaling: [T.bulk25, T.bulk100], hard: [T.hard], flood: [T.syn, T.syn10k, T.flood5m, T.ack5m], memory: [T.holdSmall, T.holdBig],
+    hostile: [...Object.values(T.dup), T.storm, T.tiny], nats: [T.bulk, T.bulk100],
+  };
+  await step('inputs: generate or reuse traces', () => materialize([...new Set(SECTIONS.filter(want).flatMap((name) => needs[name] ?? []))]));
+
+  // -- 1. The bulk trace: floor, native, full stack, the CLI, node_pcap; the correctness gate.
+  const B = want('bulk') ? await step(`bulk-400k: floor, native, full stack, CLI, node_pcap (best of ${BIG_ROUNDS}, interleaved)`, async () => {
+    // An untimed read warms the page cache and counts the packets (which
+    // the CLI does not print).
+    const bulkPackets = (await floor(T.bulk.file))?.packets ?? NaN;
+    const compare = args.compareCli;
+    return interleaved(BIG_ROUNDS, {
+      floor: () => floor(T.bulk.file),
+      nativeDefault: () => native(T.bulk.file),
+      nativeAll: () => native(T.bulk.file, { events: 'all', contents: true }),
+      fullDefault: () => full(T.bulk.file),
+      fullAll: () => full(T.bulk.file, { events: 'all', ...CONTENTS_ALL }),
+      cliNdjson: () => cli(T.bulk.file, [], bulkPackets),
+      cliConn: () => cli(T.bulk.file, ['--format', 'conn'], bulkPackets),
+      ...(compare ? {
+        compareNdjson: { run: () => cli(T.bulk.file, [], bulkPackets, compare), rounds: 1 },
+        compareConn: { run: () => cli(T.bulk.file, ['--format', 'conn'], bulkPackets, compare), rounds: 1 },
+      } : {}),
+      ...(havePcap ? { nodePcap: { run: () => nodePcap(T.bulk.file), rounds: 1 } } : {}),
+    });
+  }) : null;
+  const fl = B?.floor;
+  const vs = (x) => (x && fl ? pct(x.packetsPerSecond / fl.packetsPerSecond) : 'n/a');
+  if (B) bulkRows(B, vs, havePcap);
 
   // -- 2b. Workers: one file over several engines
-  await step(`workers: bulk-400k with 1, 2 and 4 workers (best of ${BIG_ROUNDS}, interleaved)`, async () => {
+  if (want('workers')) await step(`workers: bulk-400k with 1, 2 and 4 workers (best of ${BIG_ROUNDS}, interleaved)`, async () => {
     const packets = fl?.packets ?? B.nativeDefault?.packets ?? 0;
     const W = await interleaved(BIG_ROUNDS, {
       full2: () => full(T.bulk.file, { workers: 2 }),
@@ -569,7 +698,7 @@ async function main() {
   });
 
   // -- 3. The hard trace
-  await step(`hard trace: floor, native, full stack (best of ${SMALL_ROUNDS})`, async () => {
+  if (want('hard')) await step(`hard trace: floor, native, full stack (best of ${SMALL_ROUNDS})`, async () => {
     const H = await interleaved(SMALL_ROUNDS, {
       floor: () => floor(T.hard.file),
       nativeDefault: () => native(T.hard.file),
@@ -586,7 +715,7 @@ async function main() {
   });
 
   // -- 4. Linearity
-  await step(`scaling: bulk with 25k and 100k connections (best of ${SMALL_ROUNDS})`, async () => {
+  if (want('scaling')) await step(`scaling: bulk with 25k and 100k connections (best of ${SMALL_ROUNDS})`, async () => {
     const S = {};
     for (const [label, plan] of [['25k', T.bulk25], ['100k', T.bulk100]]) {
       S[label] = await interleaved(SMALL_ROUNDS, {
@@ -604,9 +733,9 @@ async function main() {
       'linear (16×/1× ≥ 80%)', met(ratio('nativeDefault') >= 0.8 && ratio('fullDefault') >= 0.8));
   });
 
-  // -- 5. Memory per connection: idle half-open ones (and floods, maxConnections)
-  await floodSteps(T);
-  await step('memory: held reassembly data', async () => {
+  // -- 5. Memory per connection: idle half-open ones and floods (maxConnections), held reassembly data
+  if (want('flood')) await floodSteps(T);
+  if (want('memory')) await step('memory: held reassembly data', async () => {
     const [small, big] = HOLD_CONNS;
     const hold = await interleaved(1, {
       nativeSmall: () => native(T.holdSmall.file, { events: MEMORY_EVENTS, contents: true }),
@@ -626,7 +755,7 @@ async function main() {
   });
 
   // -- 6. Conformance corpus
-  await step(`conformance traces: packets/s over all of them (best of ${SMALL_ROUNDS})`, async () => {
+  if (want('conformance')) await step(`conformance traces: packets/s over all of them (best of ${SMALL_ROUNDS})`, async () => {
     const manifest = path.join(CONFORMANCE, 'manifest.json');
     if (!fs.existsSync(manifest)) {
       skipped.push(`conformance traces: none at ${CONFORMANCE}`);
@@ -666,44 +795,10 @@ async function main() {
       floorPps ? `native ${pct(C.native.packetsPerSecond / floorPps)}, full ${pct(C.full.packetsPerSecond / floorPps)}` : '');
   });
 
-  // -- 7. Hostile memory bound
-  await step(`hostile: ${args.hostileConns.toLocaleString('en-US')} connections × ${args.hostileBytes.toLocaleString('en-US')} B above a hole, through a FIFO`, async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsensor-bench-'));
-    const fifo = path.join(dir, 'hostile.pcap');
-    try {
-      const conns = args.hostileConns;
-      const segs = Math.ceil(args.hostileBytes / 1460);
-      // Bytes of pcap: per connection 5 handshake packets (one with a data
-      // byte) and the segments, each with a 16-byte record header.
-      const volume = 24 + conns * (5 * (16 + 54) + 1 + segs * (16 + 54 + 1460));
-      const bound = MAX_REASSEMBLY_BYTES + 4096 * conns + 256 * 1048576;
-      const through = async (reader) => {
-        fs.rmSync(fifo, { force: true });
-        if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
-        // The shell blocks opening the FIFO until the reader opens it.
-        const gen = run('sh', ['-c', `exec "${GEN_HOSTILE}" ${conns} ${args.hostileBytes} > "${fifo}"`]);
-        const [r, g] = await Promise.all([reader(), gen]);
-        if (g.code !== 0) log(`   gen-hostile: ${g.stderr.trim()}`);
-        return r;
-      };
-      const hn = await through(() => native(fifo, { events: MEMORY_EVENTS, contents: true }));
-      log(`   native: ${hn ? `${secs(hn.seconds)} s, RSS ${mib(hn.rssKB * 1024)}` : 'FAILED'}`);
-      const hf = await through(() => full(fifo, { events: MEMORY_EVENTS, ...CONTENTS_ALL }));
-      log(`   full stack: ${hf ? `${secs(hf.seconds)} s, RSS ${mib(hf.rssKB * 1024)}` : 'FAILED'}`);
-      const within = hn && hf && hn.rssKB * 1024 <= bound && hf.rssKB * 1024 <= bound;
-      const gb = (volume / 1e9).toFixed(1);
-      const fr = !hf ? '' : hf.statsLive ? `, peak reassemblyBytes ${mib(hf.peak.reassemblyBytes)}` : ', reassemblyBytes not observable while reading';
-      row(`hostile: ${conns.toLocaleString('en-US')} connections × ${(segs * 1460).toLocaleString('en-US')} B above a hole (${gb} GB through a FIFO), maxReassemblyBytes 256 MiB`,
-        'gen-hostile',
-        `native: peak RSS ${hn ? mib(hn.rssKB * 1024) : 'FAILED'} (${hn ? secs(hn.seconds) : '–'} s); full stack: peak RSS ${hf ? mib(hf.rssKB * 1024) : 'FAILED'} (${hf ? secs(hf.seconds) : '–'} s)${fr}, reassemblyDroppedBytes ${hf ? mib(hf.final.reassemblyDroppedBytes) : '–'}, endpoints stopped ${hf?.final.reassemblyMemoryExceeded ?? '–'}`,
-        '', `RSS ≤ ${mib(bound)} (cap + 4 KiB/conn + 256 MiB)`, met(within));
-      if (!args.hostileFull) notes.push(`The hostile run used ${gb} GB (${args.hostileBytes} B per connection); the full 100 GB run is \`npm run bench -- --hostile-full\`.`);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  // -- 7. Hostile traffic
+  if (want('hostile')) await hostileSection(T);
 
-  await natsSteps(T);
+  if (want('nats')) await natsSteps(T);
 
   report();
   return gate.failures.length === 0;
@@ -927,9 +1022,9 @@ function report() {
     `- Command: \`${command}\` — took ${(elapsed / 60).toFixed(1)} min`,
     args.natsOnly
       ? '- Rounds: one run per measurement, each with a fresh nats-server of its own'
-      : args.floodOnly
+      : args.only?.size === 1 && args.only.has('flood')
       ? '- Rounds: one run per measurement (peak RSS, not time, is what these rows measure)'
-      : `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm; the NATS rows one run each`,
+      : `- Rounds: best of ${BIG_ROUNDS} on bulk-400k, of ${SMALL_ROUNDS} on the smaller traces, contenders interleaved, page cache warm${want('nats') ? '; the NATS rows one run each' : ''}`,
     '',
     table(),
     '',

@@ -20,12 +20,13 @@ const COUNTERS: readonly [name: string, help: string, field: Numeric][] = [
   ['tcpsensor_connections_evicted_total', 'TCP connections evicted to stay within maxConnections', 'connectionsEvicted'],
   ['tcpsensor_capture_loss_acks_total', 'Acks seen in established connections (capture_loss.log acks)', 'ackEvents'],
   ['tcpsensor_capture_loss_gaps_total', 'Acks for data that was never seen (capture_loss.log gaps)', 'gapEvents'],
-  ['tcpsensor_reassembly_dropped_bytes_total', 'Stream bytes not buffered because of maxReassemblyBytes', 'reassemblyDroppedBytes'],
+  ['tcpsensor_reassembly_flushes_total', 'Endpoints flushed to keep reassembly within maxReassemblyBytes', 'reassemblyFlushes'],
+  ['tcpsensor_reassembly_dropped_bytes_total', 'Stream bytes given up to keep reassembly within maxReassemblyBytes', 'reassemblyDroppedBytes'],
 ];
 
 const GAUGES: readonly [name: string, help: string, field: Numeric][] = [
   ['tcpsensor_connections_active', 'TCP connections open now', 'connectionsActive'],
-  ['tcpsensor_reassembly_bytes', 'Stream bytes held for reassembly now', 'reassemblyBytes'],
+  ['tcpsensor_reassembly_bytes', 'Memory held by stream reassembly now', 'reassemblyBytes'],
   ['tcpsensor_fragment_bytes', 'Bytes held by IP fragment reassembly now', 'fragmentBytes'],
   ['tcpsensor_memory_bytes', "Bytes of the engine's tables, timers and buffers now (approximate)", 'memoryBytes'],
   ['tcpsensor_queued_bytes', 'Bytes of event batches waiting for the reader now', 'queuedBytes'],

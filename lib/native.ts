@@ -85,9 +85,11 @@ export interface SensorStats {
   gapEvents: number;
   /** Bytes of those holes. */
   gapBytes: number;
-  /** Stream bytes held for reassembly now. */
+  /** Memory held by stream reassembly now: bytes as allocated and the blocks holding them (bounded by `maxReassemblyBytes`). */
   reassemblyBytes: number;
-  /** Stream bytes not held because of the `maxReassemblyBytes` bound. */
+  /** Endpoints flushed to keep reassembly within its bounds (their holes reported as gaps, their data delivered, their memory released). */
+  reassemblyFlushes: number;
+  /** Stream bytes given up to keep reassembly within its bounds: holes declared gaps early, bytes that could not be kept. */
   reassemblyDroppedBytes: number;
   /** Bytes held by IP fragment reassembly now. */
   fragmentBytes: number;

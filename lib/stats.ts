@@ -32,7 +32,7 @@ export interface StatsRecord {
   tcp_conns: number;
   /** TCP connections open now. */
   active_tcp_conns: number;
-  /** Stream bytes held for reassembly now. */
+  /** Memory held by stream reassembly now (as Zeek counts it: bytes as allocated, and the blocks holding them). */
   reassem_tcp_size: number;
   /** Bytes held by IP fragment reassembly now. */
   reassem_frag_size: number;

@@ -471,6 +471,7 @@ private:
         set("gapEvents", s.engine.gap_events);
         set("gapBytes", s.engine.gap_bytes);
         set("reassemblyBytes", s.engine.reassembly_bytes);
+        set("reassemblyFlushes", s.engine.reassembly_flushes);
         set("reassemblyDroppedBytes", s.engine.reassembly_dropped_bytes);
         set("fragmentBytes", s.engine.fragment_bytes);
         set("memoryBytes", s.engine.memory_bytes);

@@ -50,7 +50,7 @@ namespace tcpsensor {
     X(bad_UDP_checksum)                                                                 \
     X(tunnel_protocol_violation)      /* a UDP tunnel's header refused (sticky) */      \
     X(udp_sessions_full)              /* our bound on tracked outer UDP flows */        \
-    X(reassembly_memory_exceeded)     /* our bound on buffered stream bytes */          \
+    X(reassembly_memory_exceeded)     /* an endpoint flushed by our reassembly bounds */ \
     X(history_truncated)              /* history longer than we keep */                 \
     X(shard_step_full)                /* sharded reading: a frame made more datagrams than a step holds */
 

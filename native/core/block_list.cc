@@ -2,96 +2,242 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 namespace tcpsensor {
 
-size_t BlockList::first_ending_after(uint64_t seq) const {
-    // Blocks are sorted and disjoint, so their upper edges are sorted too.
-    size_t lo = 0, hi = count();
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        if ((*this)[mid].upper > seq)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+namespace {
+
+int size_class(uint64_t charge) { return 63 - __builtin_clzll(charge); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// BlockMemory
+
+void BlockMemory::set_charge(BlockList* list, uint64_t charge) {
+    bytes_held = bytes_held - list->charge_ + charge;
+    list->charge_ = charge;
+    const int c = charge >= kIndexedFrom ? size_class(charge) : -1;
+    if (c == list->class_) return;
+    if (list->class_ >= 0) unlink(list);
+    if (c >= 0) link(list, c);
 }
 
-size_t BlockList::insert(uint64_t seq, uint64_t upper, const uint8_t* data, size_t* added) {
+void BlockMemory::link(BlockList* list, int size_class) {
+    Queue& q = classes_[size_class];
+    list->class_ = static_cast<int8_t>(size_class);
+    list->entered_ = ++entries_;
+    list->prev_ = q.tail;
+    list->next_ = nullptr;
+    if (q.tail)
+        q.tail->next_ = list;
+    else
+        q.head = list;
+    q.tail = list;
+    nonempty_ |= uint64_t{1} << size_class;
+    ++holders_;
+}
+
+void BlockMemory::unlink(BlockList* list) {
+    Queue& q = classes_[list->class_];
+    if (list->prev_)
+        list->prev_->next_ = list->next_;
+    else
+        q.head = list->next_;
+    if (list->next_)
+        list->next_->prev_ = list->prev_;
+    else
+        q.tail = list->prev_;
+    if (!q.head) nonempty_ &= ~(uint64_t{1} << list->class_);
+    list->prev_ = list->next_ = nullptr;
+    list->class_ = -1;
+    --holders_;
+}
+
+void BlockMemory::requeue(BlockList* list) {
+    if (list->class_ < 0) return;
+    const int c = list->class_;
+    unlink(list);
+    link(list, c);
+}
+
+BlockList* BlockMemory::victim(uint64_t limit) const {
+    if (!holders_) return nullptr;
+    const uint64_t fair = limit / holders_;
+    uint64_t candidates = nonempty_ & (fair ? ~uint64_t{0} << size_class(fair) : ~uint64_t{0});
+    // Over the bound, the largest holder is above the fair share; below it
+    // (room asked for ahead of time) there may be none.
+    if (!candidates) candidates = nonempty_;
+    BlockList* oldest = nullptr;
+    while (candidates) {
+        const int c = __builtin_ctzll(candidates);
+        candidates &= candidates - 1;
+        BlockList* head = classes_[c].head;
+        if (!oldest || head->entered_ < oldest->entered_) oldest = head;
+    }
+    return oldest;
+}
+
+// ---------------------------------------------------------------------------
+// NodePool
+
+NodePool::~NodePool() {
+    while (free_) {
+        Free* f = free_;
+        free_ = f->next;
+        ::operator delete(f);
+    }
+}
+
+void* NodePool::allocate(size_t size) {
+    if (size == size_ && free_) {
+        Free* f = free_;
+        free_ = f->next;
+        --free_count_;
+        return f;
+    }
+    if (!size_ && size >= sizeof(Free)) size_ = size;
+    return ::operator new(size);
+}
+
+void NodePool::deallocate(void* p, size_t size) {
+    if (size == size_ && free_count_ < kKeep) {
+        auto* f = static_cast<Free*>(p);
+        f->next = free_;
+        free_ = f;
+        ++free_count_;
+        return;
+    }
+    ::operator delete(p);
+}
+
+// ---------------------------------------------------------------------------
+// BlockList
+
+BlockList::~BlockList() { clear(); }
+
+BlockList::iterator BlockList::first_ending_after(uint64_t seq) const {
+    // Blocks are disjoint: only the last one starting at or before `seq`
+    // can reach beyond it.
+    auto it = blocks_.upper_bound(seq);
+    if (it != blocks_.begin()) {
+        auto before = std::prev(it);
+        if (before->upper > seq) return before;
+    }
+    return it;
+}
+
+BlockList::iterator BlockList::insert(uint64_t seq, uint64_t upper, const uint8_t* data, size_t* added) {
     *added = 0;
     const uint64_t origin = seq;
-    auto piece = [&](uint64_t s, uint64_t u) {
+    auto put = [&](iterator hint, uint64_t s, uint64_t u) {
         ++*added;
-        ++transient_;
         data_size_ += u - s;
         ++memory_->blocks_held;
-        return StreamBlock{s, u, data ? const_cast<uint8_t*>(data + (s - origin)) : nullptr, true};
+        const iterator made =
+            blocks_.emplace_hint(hint, StreamBlock{s, u, data ? const_cast<uint8_t*>(data + (s - origin)) : nullptr, true});
+        if (transient_++ == 0 || s < transient_from_) {
+            transient_from_ = s;
+            first_transient_ = made;
+            first_transient_known_ = true;
+        }
+        return made;
     };
-    auto put_at = [&](size_t i, uint64_t s, uint64_t u) {
-        blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(head_ + i), piece(s, u));
-    };
+    // Nodes are charged once the segment is in.
+    struct Recharge {
+        BlockList* list;
+        ~Recharge() { list->recharge(); }
+    } recharge_after{this};
 
-    if (empty() || seq == back().upper) {
-        blocks_.push_back(piece(seq, upper));
-        return count() - 1;
-    }
+    if (empty() || seq >= back().upper) return put(blocks_.end(), seq, upper);
 
-    size_t i = first_ending_after(seq);
-    if (i == count()) i = count() - 1;
-
-    // Walk forward over the existing blocks the segment overlaps, adding
-    // the uncovered stretches. The answer is the first stretch added; if
-    // none is, the block holding the segment's end.
-    constexpr size_t kNone = static_cast<size_t>(-1);
-    size_t first_new = kNone;
+    // Walk forward over the blocks the segment overlaps, adding the
+    // uncovered stretches. The answer is the first stretch added; if none
+    // is, the block holding the segment's end.
+    iterator it = first_ending_after(seq);
+    iterator first_new = blocks_.end();
     for (;;) {
-        const StreamBlock b = (*this)[i];
-        if (b.upper <= seq) {
-            blocks_.push_back(piece(seq, upper));
-            return first_new != kNone ? first_new : count() - 1;
+        // `it` ends after seq.
+        if (upper <= it->seq) {
+            const iterator made = put(it, seq, upper);
+            return first_new != blocks_.end() ? first_new : made;
         }
-        if (upper <= b.seq) {
-            put_at(i, seq, upper);
-            return first_new != kNone ? first_new : i;
+        if (seq < it->seq) {
+            const iterator made = put(it, seq, it->seq);
+            if (first_new == blocks_.end()) first_new = made;
+            seq = it->seq;
         }
-        if (seq < b.seq) {
-            put_at(i, seq, b.seq);
-            if (first_new == kNone) first_new = i;
-            ++i;
-            seq = b.seq;
+        if (it->upper >= upper) return first_new != blocks_.end() ? first_new : it;
+        seq = it->upper;
+        if (++it == blocks_.end()) {
+            const iterator made = put(it, seq, upper);
+            return first_new != blocks_.end() ? first_new : made;
         }
-        const uint64_t overlap_end = b.upper < upper ? b.upper : upper;
-        if (overlap_end >= upper) return first_new != kNone ? first_new : i;
-        seq = overlap_end;
-        while (i + 1 < count() && (*this)[i].upper <= seq) ++i;
     }
 }
 
-void BlockList::settle(uint64_t keep_from, bool keep, bool keep_all) {
-    for (size_t i = head_; transient_ > 0 && i < blocks_.size(); ++i) {
-        StreamBlock& b = blocks_[i];
-        if (!b.transient) continue;
-        b.transient = false;
+uint64_t BlockList::transient_cost(uint64_t keep_from, bool above) const {
+    uint64_t cost = 0;
+    size_t left = transient_;
+    // The segment's new blocks lie within its span: start at the first.
+    for (auto it = transients(); left > 0 && it != blocks_.end(); ++it) {
+        if (!it->transient) continue;
+        --left;
+        if (it->bytes && (it->seq >= keep_from) == above) cost += alloc_cost(it->size());
+    }
+    return cost;
+}
+
+void BlockList::settle(uint64_t keep_from, bool keep_above, bool keep_below) {
+    if (transient_ == 0) return;
+    const iterator transients_start = transients();
+    first_transient_known_ = false;
+    for (auto it = transients_start; transient_ > 0 && it != blocks_.end(); ++it) {
+        if (!it->transient) continue;
+        it->transient = false;
         --transient_;
-        if (b.bytes && (keep_all || (keep && b.seq >= keep_from))) {
-            auto* copy = static_cast<uint8_t*>(std::malloc(b.size()));
+        if (it->bytes && (it->seq >= keep_from ? keep_above : keep_below)) {
+            auto* copy = static_cast<uint8_t*>(std::malloc(it->size()));
             if (copy) {
-                std::memcpy(copy, b.bytes, b.size());
-                memory_->bytes_held += b.size();
+                std::memcpy(copy, it->bytes, it->size());
+                owned_ += alloc_cost(it->size());
             }
-            b.bytes = copy;
+            it->bytes = copy;
         } else {
-            b.bytes = nullptr;
+            it->bytes = nullptr;
+            // Adjacent intervals are one: a stretch sent in order above a
+            // hole costs one block, not one per segment.
+            it = merge_around(it);
         }
     }
+    recharge();
 }
 
-void BlockList::release(StreamBlock& b) {
+BlockList::iterator BlockList::merge_around(iterator it) {
+    const auto next = std::next(it);
+    if (next != blocks_.end() && mergeable(*it, *next)) {
+        it->upper = next->upper;
+        blocks_.erase(next);
+        --memory_->blocks_held;
+    }
+    if (it != blocks_.begin()) {
+        const auto before = std::prev(it);
+        if (mergeable(*before, *it)) {
+            before->upper = it->upper;
+            blocks_.erase(it);
+            --memory_->blocks_held;
+            return before;
+        }
+    }
+    return it;
+}
+
+void BlockList::release(const StreamBlock& b) {
     if (b.transient) {
-        --transient_;
+        drop_transient(b);
     } else if (b.bytes) {
-        memory_->bytes_held -= b.size();
+        owned_ -= alloc_cost(b.size());
         std::free(b.bytes);
     }
     b.bytes = nullptr;
@@ -100,43 +246,82 @@ void BlockList::release(StreamBlock& b) {
 }
 
 void BlockList::pop_front(uint8_t** bytes_out) {
-    StreamBlock& b = blocks_[head_];
-    if (bytes_out && !b.transient && b.bytes) {
-        *bytes_out = b.bytes;
-        memory_->bytes_held -= b.size();
-        b.bytes = nullptr;
+    const auto it = blocks_.begin();
+    if (bytes_out && !it->transient && it->bytes) {
+        *bytes_out = it->bytes;
+        owned_ -= alloc_cost(it->size());
+        it->bytes = nullptr;
     } else if (bytes_out) {
         *bytes_out = nullptr;
     }
-    release(b);
-    ++head_;
-    compact();
-}
-
-void BlockList::compact() {
-    if (head_ == blocks_.size()) {
-        blocks_.clear();
-        head_ = 0;
-    } else if (head_ >= 64 && head_ * 2 >= blocks_.size()) {
-        blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(head_));
-        head_ = 0;
-    }
+    // The holes of a collapsed block were never part of the data size.
+    data_size_ += front_holes_;
+    front_holes_ = 0;
+    release(*it);
+    blocks_.erase(it);
+    recharge();
 }
 
 void BlockList::append_owned(uint64_t seq, uint64_t upper, uint8_t* bytes, size_t limit) {
-    blocks_.push_back(StreamBlock{seq, upper, bytes, false});
+    blocks_.emplace_hint(blocks_.end(), StreamBlock{seq, upper, bytes, false});
     data_size_ += upper - seq;
     ++memory_->blocks_held;
-    if (bytes) memory_->bytes_held += upper - seq;
+    if (bytes) owned_ += alloc_cost(upper - seq);
     while (count() > limit) pop_front();
+    recharge();
+}
+
+void BlockList::collapse(uint64_t from, uint64_t limit) {
+    auto stop = blocks_.begin();
+    uint64_t data = 0, upper = 0;
+    size_t n = 0;
+    for (; stop != blocks_.end() && stop->upper <= limit; ++stop, ++n) {
+        data += stop->size();
+        upper = stop->upper;
+        if (stop->transient) {
+            drop_transient(*stop);
+        } else if (stop->bytes) {
+            owned_ -= alloc_cost(stop->size());
+            std::free(stop->bytes);
+        }
+    }
+    if (n > 0) {
+        data -= front_holes_;
+        if (from > front().seq) from = front().seq;
+        blocks_.erase(blocks_.begin(), stop);
+        blocks_.emplace_hint(blocks_.begin(), StreamBlock{from, upper, nullptr, false});
+        memory_->blocks_held -= n - 1;
+        front_holes_ = (upper - from) - data;
+    }
+    recharge();
+}
+
+void BlockList::forget_bytes() {
+    for (auto it = blocks_.begin(); it != blocks_.end();) {
+        if (!it->transient && it->bytes) {
+            owned_ -= alloc_cost(it->size());
+            std::free(it->bytes);
+            it->bytes = nullptr;
+        }
+        if (it != blocks_.begin() && mergeable(*std::prev(it), *it)) {
+            std::prev(it)->upper = it->upper;
+            it = blocks_.erase(it);
+            --memory_->blocks_held;
+        } else {
+            ++it;
+        }
+    }
+    recharge();
 }
 
 void BlockList::clear() {
-    for (size_t i = head_; i < blocks_.size(); ++i) release(blocks_[i]);
+    for (const StreamBlock& b : blocks_) release(b);
     blocks_.clear();
-    head_ = 0;
     transient_ = 0;
+    first_transient_known_ = false;
     data_size_ = 0;
+    front_holes_ = 0;
+    recharge();
 }
 
 }  // namespace tcpsensor

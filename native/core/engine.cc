@@ -30,7 +30,11 @@ Engine::~Engine() {
     // Close contents files of connections still open (finish() was not
     // reached, e.g. the capture was aborted).
     table_.for_each([this](const FlowTable::Found& f) {
-        if (f.full) close_contents_files(*f.full);
+        if (!f.full) return;  // compact records hold no files and no blocks
+        close_contents_files(*f.full);
+        // Block lists report to block_memory_, which goes first.
+        clear_blocks(*f.full, 0);
+        clear_blocks(*f.full, 1);
     });
 }
 
@@ -615,8 +619,7 @@ const EngineStats& Engine::stats() {
     stats_.reassembly_bytes = block_memory_.bytes_held;
     stats_.fragment_bytes = fragments_.bytes();
     stats_.memory_bytes = table_.memory_bytes() + timers_.memory_bytes() + udp_sessions_.memory_bytes() +
-                          block_memory_.bytes_held +
-                          block_memory_.blocks_held * sizeof(StreamBlock) + fragments_.bytes();
+                          block_memory_.bytes_held + fragments_.bytes();
     return stats_;
 }
 

@@ -65,8 +65,12 @@ struct EngineStats {
     uint64_t connections_total = 0;
     uint64_t connections_active = 0;
     uint64_t events = 0;
-    uint64_t reassembly_bytes = 0;       // stream bytes buffered now
-    uint64_t reassembly_dropped_bytes = 0;  // stream bytes not buffered because of our memory bound
+    uint64_t reassembly_bytes = 0;       // memory held by stream reassembly now (bytes, blocks)
+    // Our reassembly bounds at work: endpoints flushed to make room, and
+    // the stream bytes they gave up (holes declared gaps early, bytes that
+    // could not be kept).
+    uint64_t reassembly_flushes = 0;
+    uint64_t reassembly_dropped_bytes = 0;
     uint64_t fragment_bytes = 0;         // fragment bytes buffered now
     uint64_t memory_bytes = 0;           // tables, timers and buffers (approximate)
     // Zeek's capture-loss evidence (get_gap_stats): acks seen in established
@@ -91,6 +95,7 @@ inline EngineStats& operator+=(EngineStats& a, const EngineStats& b) {
     a.connections_active += b.connections_active;
     a.events += b.events;
     a.reassembly_bytes += b.reassembly_bytes;
+    a.reassembly_flushes += b.reassembly_flushes;
     a.reassembly_dropped_bytes += b.reassembly_dropped_bytes;
     a.fragment_bytes += b.fragment_bytes;
     a.memory_bytes += b.memory_bytes;
@@ -257,9 +262,17 @@ private:
     // --- stream reassembly (tcp_reassembly.cc) ---
     void enable_reassembly(Connection& c);
     void data_sent(Connection& c, int side, uint64_t seq, int32_t len, const uint8_t* data, uint8_t flags);
+    void settle_blocks(Connection& c, int side, bool keep_all);
+    // Our bound on reassembly memory, made fair: room for `need` more bytes
+    // is made by flushing the oldest holders of more than their fair share
+    // (BlockMemory::victim). False: the list asking, `mine`, is itself the
+    // one to give way.
+    bool make_room(const BlockList* mine, uint64_t need);
+    void give_way(BlockList& list);
+    void flush(Connection& c, int side);
     void ack_received(Connection& c, int side, uint64_t seq);
     void new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags);
-    void block_inserted(Connection& c, int side, size_t index);
+    void block_inserted(Connection& c, int side, BlockList::iterator from);
     // Returns the bytes below `seq` that were never seen (Zeek's gap accounting).
     uint64_t trim_to_seq(Connection& c, int side, uint64_t seq);
     void undelivered(Connection& c, int side, uint64_t up_to);
@@ -287,8 +300,8 @@ private:
     FragmentReassembler fragments_;
     UdpSessions udp_sessions_;
     BlockMemory block_memory_;
-    // Emptied block lists, kept with their storage: connections come and go
-    // at packet rate, and their lists need not be reallocated each time.
+    // Emptied block lists, kept for reuse: connections come and go at
+    // packet rate, and their lists need not be reallocated each time.
     std::vector<std::unique_ptr<BlockList>> spare_block_lists_;
     EngineStats stats_;
     double network_time_ = 0;

@@ -60,11 +60,16 @@ struct Options {
     double weird_sampling_duration = 600.0;
 
     // --- Memory bounds of our own (Zeek has none of these) ---
-    // Bytes buffered by all stream reassemblers together; above it, the
-    // endpoint that asks for more stops buffering (counted, reported as a gap).
+    // Memory held by all stream reassemblers together (bytes as allocated,
+    // block records). At the bound, room is made by flushing the endpoints
+    // holding more than their fair share (the bound over the endpoints
+    // holding anything), oldest first: their holes become gaps, their data
+    // is delivered (tcp_reassembly.cc, Engine::flush).
     uint64_t max_reassembly_bytes = 256ull * 1024 * 1024;
-    // Out-of-order blocks one endpoint may hold.
-    uint32_t max_blocks_per_endpoint = 4096;
+    // Blocks one endpoint may hold (what one ack or flush may have to walk);
+    // one at the bound is flushed likewise. Above Zeek's own 10 MB
+    // tcp_excessive_data_without_further_acks in full-sized segments.
+    uint32_t max_blocks_per_endpoint = 16384;
     // Bytes held by IP fragment reassembly; frag_timeout is Zeek's own.
     uint64_t max_fragment_bytes = 64ull * 1024 * 1024;
     double frag_timeout = 300.0;

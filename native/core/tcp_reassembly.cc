@@ -9,6 +9,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "contents_files.h"
 #include "engine.h"
@@ -32,6 +33,7 @@ BlockList& Engine::blocks(Connection& c, int side) {
             b = std::move(spare_block_lists_.back());
             spare_block_lists_.pop_back();
         }
+        b->set_owner(&c, side, false);
     }
     return *b;
 }
@@ -63,10 +65,12 @@ void Engine::clear_blocks(Connection& c, int side) {
     for (auto* list : {&s.blocks, c.extras ? &c.extras->ep[side].old_blocks : &none}) {
         if (!*list) continue;
         (*list)->clear();
-        if (spare_block_lists_.size() < kSpareLists && (*list)->capacity() <= 64)
+        if (spare_block_lists_.size() < kSpareLists) {
+            (*list)->set_owner(nullptr, 0, false);
             spare_block_lists_.push_back(std::move(*list));
-        else
+        } else {
             list->reset();
+        }
     }
 }
 
@@ -100,19 +104,9 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
         return;
     }
 
-    // Our own bounds (Zeek has none): total buffered bytes, and blocks per
-    // endpoint. An endpoint whose bytes must be delivered stops reassembling
-    // past them, as Zeek does at its per-endpoint limits; one that only
-    // needs intervals just stops keeping bytes.
-    const bool needs_bytes = stream_needs_bytes(c, side);
-    const bool memory_left = block_memory_.bytes_held + static_cast<uint64_t>(len) <= options_.max_reassembly_bytes;
-    if ((needs_bytes && !memory_left) || (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint)) {
-        count(Anomaly::reassembly_memory_exceeded);
-        stats_.reassembly_dropped_bytes += static_cast<uint64_t>(len) + (s.blocks ? s.blocks->data_size() : 0);
-        clear_blocks(c, side);
-        s.skip_deliveries = true;
-        return;
-    }
+    // Our bound on blocks per endpoint (Zeek has none) keeps insertion
+    // cheap: an endpoint at it gives way as the memory bound's victims do.
+    if (s.blocks && s.blocks->count() >= options_.max_blocks_per_endpoint) flush(c, side);
 
     new_block(c, side, seq, static_cast<uint64_t>(len), data, flags);
 
@@ -131,11 +125,94 @@ void Engine::data_sent(Connection& c, int side, uint64_t seq, int32_t len, const
             s.skip_deliveries = true;
         }
     }
-    // The packet's bytes go away now: keep what will still be needed. Data
-    // above a hole is kept whenever memory allows (a contents file set
-    // later still gets it, as Zeek's would); delivered data only for overlap
-    // checks.
-    if (s.blocks) s.blocks->settle(s.last_reassem_seq, needs_bytes || memory_left, keep_all);
+    if (s.blocks) settle_blocks(c, side, keep_all);
+}
+
+void Engine::settle_blocks(Connection& c, int side, bool keep_all) {
+    // The packet's bytes go away now: keep what will still be needed,
+    // within our bound on reassembly memory. Data above a hole that this
+    // endpoint delivers is kept, room being made for it (make_room); if
+    // this endpoint is the one to give way, it is flushed instead. Bytes
+    // nobody needs yet are kept only while less than half the bound is in
+    // use, so that they never crowd out those that are: above a hole
+    // without delivery (a contents file set later still gets them, as
+    // Zeek's would), delivered ones for overlap checks.
+    StreamState& s = c.ep[side].stream;
+    BlockList& list = *s.blocks;
+    const uint64_t above = list.transient_cost(s.last_reassem_seq, true);
+    const uint64_t below = keep_all ? list.transient_cost(s.last_reassem_seq, false) : 0;
+    const auto spare = [&](uint64_t n) { return block_memory_.bytes_held + n <= options_.max_reassembly_bytes / 2; };
+    bool keep_above = false;
+    if (above) {
+        if (stream_needs_bytes(c, side)) {
+            if (!make_room(&list, above)) return flush(c, side);
+            keep_above = true;
+        } else {
+            keep_above = spare(above);
+        }
+    }
+    list.settle(s.last_reassem_seq, keep_above, below && spare(below));
+    // The blocks of intervals above holes are memory too, whoever needs them.
+    if (block_memory_.bytes_held > options_.max_reassembly_bytes && !make_room(&list, 0)) flush(c, side);
+}
+
+bool Engine::make_room(const BlockList* mine, uint64_t need) {
+    // Victims that had nothing left to give are passed over this many times
+    // before the asking endpoint gives way itself (the bound is then exceeded
+    // by what no one can release: the one interval of delivered data an
+    // endpoint keeps until it is acknowledged).
+    constexpr int kFruitless = 8;
+    int fruitless = 0;
+    while (block_memory_.bytes_held + need > options_.max_reassembly_bytes) {
+        BlockList* victim = block_memory_.victim(options_.max_reassembly_bytes);
+        if (!victim || victim == mine) return false;
+        const uint64_t before = victim->charge();
+        give_way(*victim);
+        if (victim->charge() < before) continue;
+        block_memory_.requeue(victim);
+        if (++fruitless == kFruitless) return false;
+    }
+    return true;
+}
+
+void Engine::give_way(BlockList& list) {
+    Connection* c = list.owner();
+    if (!c || list.old_segments()) {
+        // Acknowledged blocks serve overlap checks only.
+        list.clear();
+    } else if (list.owns_bytes() && !stream_needs_bytes(*c, list.side())) {
+        // Bytes nothing delivers go first, and quietly.
+        list.forget_bytes();
+    } else {
+        flush(*c, list.side());
+    }
+}
+
+void Engine::flush(Connection& c, int side) {
+    // What an ack of everything the endpoint holds would do: its holes
+    // become gaps (content_gap, G, missed_bytes), the data above them is
+    // delivered, and reassembly goes on from there; what comes later for a
+    // hole is old data. Then its memory is released, the blocks becoming
+    // one interval (kept until acknowledged, like any delivered data).
+    StreamState& s = c.ep[side].stream;
+    BlockList* list = s.blocks.get();
+    if (!list) return;
+    if (!list->empty() && list->back().upper > s.last_reassem_seq) {
+        // Counted when the endpoint gives something up.
+        ++stats_.reassembly_flushes;
+        count(Anomaly::reassembly_memory_exceeded);
+        const uint64_t end = list->back().upper;
+        uint64_t held = 0;
+        for (auto b = list->first_ending_after(s.last_reassem_seq); b != list->end(); ++b)
+            held += b->upper - (b->seq > s.last_reassem_seq ? b->seq : s.last_reassem_seq);
+        stats_.reassembly_dropped_bytes += end - s.last_reassem_seq - held;
+        undelivered(c, side, end);
+        list = s.blocks.get();
+    }
+    // This packet's blocks, when it is the one flushed, keep nothing.
+    list->settle(s.last_reassem_seq, false, false);
+    list->collapse(s.trim_seq, s.last_reassem_seq);
+    check_eof(c, side);
 }
 
 void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, const uint8_t* data, uint8_t flags) {
@@ -152,7 +229,7 @@ void Engine::new_block(Connection& c, int side, uint64_t seq, uint64_t len, cons
         seq += old;
     }
     size_t added;
-    const size_t at = blocks(c, side).insert(seq, upper, data, &added);
+    const auto at = blocks(c, side).insert(seq, upper, data, &added);
     block_inserted(c, side, at);
 }
 
@@ -160,20 +237,10 @@ void Engine::check_overlap(Connection& c, int side, const BlockList& list, uint6
                            const uint8_t* data, uint8_t flags) {
     if (!writer_.wants(EventKind::rexmit_inconsistency) || list.empty() || seq == list.back().upper) return;
     const uint64_t upper = seq + len;
-    // Start at the last block beginning at or before seq.
-    size_t lo = 0, hi = list.count();
-    while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        if (list[mid].seq <= seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     const TcpEndpoint& peer = c.ep[side ^ 1];
-    for (size_t i = lo ? lo - 1 : 0; i < list.count(); ++i) {
-        const StreamBlock& b = list[i];
-        if (upper <= b.seq) break;
-        if (seq >= b.upper || !b.bytes) continue;
+    for (auto it = list.first_ending_after(seq); it != list.end() && it->seq < upper; ++it) {
+        const StreamBlock& b = *it;
+        if (!b.bytes) continue;
         const uint64_t from = seq > b.seq ? seq : b.seq;
         const uint64_t to = upper < b.upper ? upper : b.upper;
         const auto n = static_cast<uint32_t>(to - from);
@@ -186,18 +253,14 @@ void Engine::check_overlap(Connection& c, int side, const BlockList& list, uint6
     }
 }
 
-void Engine::block_inserted(Connection& c, int side, size_t index) {
+void Engine::block_inserted(Connection& c, int side, BlockList::iterator from) {
     TcpEndpoint& ep = c.ep[side];
     StreamState& s = ep.stream;
     BlockList& list = *s.blocks;
-    if (index >= list.count()) return;
-    {
-        const StreamBlock& first = list[index];
-        if (first.seq > s.last_reassem_seq || first.upper <= s.last_reassem_seq) return;
-    }
+    if (from == list.end() || from->seq > s.last_reassem_seq || from->upper <= s.last_reassem_seq) return;
     // A leading hole is filled: deliver all that is now contiguous.
-    for (size_t i = index; i < list.count(); ++i) {
-        const StreamBlock& b = list[i];
+    for (auto it = from; it != list.end(); ++it) {
+        const StreamBlock& b = *it;
         if (b.seq > s.last_reassem_seq) break;
         if (b.seq == s.last_reassem_seq) {
             const uint64_t at = s.last_reassem_seq;
@@ -237,8 +300,10 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
     if (BlockList* list = s.blocks.get()) {
         while (!list->empty() && list->front().upper <= seq) {
             const uint64_t upper = list->front().upper;
-            if (list->count() > 1 && (*list)[1].seq <= seq)
-                missing += (*list)[1].seq - upper;
+            missing += list->front_holes();
+            const auto next = std::next(list->begin());
+            if (next != list->end() && next->seq <= seq)
+                missing += next->seq - upper;
             else if (upper != seq && upper != seq - 1)  // an acked FIN is no octet
                 missing += seq - upper;
             if (options_.tcp_max_old_segments) {
@@ -246,7 +311,10 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
                 uint8_t* bytes;
                 list->pop_front(&bytes);
                 auto& old = c.ep_more(side).old_blocks;
-                if (!old) old = std::make_unique<BlockList>(&block_memory_);
+                if (!old) {
+                    old = std::make_unique<BlockList>(&block_memory_);
+                    old->set_owner(&c, side, true);
+                }
                 old->append_owned(from, to, bytes, options_.tcp_max_old_segments);
             } else {
                 list->pop_front();
@@ -254,7 +322,7 @@ uint64_t Engine::trim_to_seq(Connection& c, int side, uint64_t seq) {
         }
         // Skipping undeliverable data may have made the next block
         // deliverable.
-        if (!list->empty() && list->front().seq == s.last_reassem_seq) block_inserted(c, side, 0);
+        if (!list->empty() && list->front().seq == s.last_reassem_seq) block_inserted(c, side, list->begin());
     }
     if (seq > s.trim_seq) s.trim_seq = seq;
     return missing;
@@ -267,21 +335,21 @@ void Engine::undelivered(Connection& c, int side, uint64_t up_to) {
     if (up_to <= 2 && c.is_partial) return;
 
     if (!s.skip_deliveries) {
-        BlockList* list = s.blocks.get();
-        size_t i = 0;
-        while (list && i < list->count()) {
-            const StreamBlock& b = (*list)[i];
-            if (b.seq < s.last_reassem_seq) {
-                ++i;
-                continue;
+        if (BlockList* list = s.blocks.get()) {
+            auto it = list->first_ending_after(s.last_reassem_seq);
+            while (it != list->end()) {
+                if (it->seq < s.last_reassem_seq) {
+                    ++it;
+                    continue;
+                }
+                if (it->seq >= up_to) break;
+                const uint64_t gap_len = it->seq - s.last_reassem_seq;
+                gap(c, side, s.last_reassem_seq, gap_len);
+                s.last_reassem_seq += gap_len;
+                block_inserted(c, side, it);
+                // Delivery may have trimmed the list: find the next block anew.
+                it = list->first_ending_after(s.last_reassem_seq);
             }
-            if (b.seq >= up_to) break;
-            const uint64_t gap_len = b.seq - s.last_reassem_seq;
-            gap(c, side, s.last_reassem_seq, gap_len);
-            s.last_reassem_seq += gap_len;
-            block_inserted(c, side, i);
-            list = s.blocks.get();
-            i = 0;
         }
         if (up_to > s.last_reassem_seq) gap(c, side, s.last_reassem_seq, up_to - s.last_reassem_seq);
     }
@@ -382,17 +450,16 @@ void Engine::record_gap(Connection& c, int side, uint64_t len) {
 void Engine::record_to_seq(Connection& c, int side, uint64_t start, uint64_t stop) {
     BlockList* list = c.ep[side].stream.blocks.get();
     if (!list) return;
-    size_t i = 0;
-    while (i < list->count() && (*list)[i].upper <= start) ++i;
-    if (i == list->count()) return;
+    auto it = list->first_ending_after(start);
+    if (it == list->end()) return;
     uint64_t last = start;
-    for (; i < list->count() && (*list)[i].upper <= stop; ++i) {
-        const StreamBlock& b = (*list)[i];
+    for (; it != list->end() && it->upper <= stop; ++it) {
+        const StreamBlock& b = *it;
         if (b.seq > last) record_gap(c, side, b.seq - last);
         record_bytes(c, side, b.bytes, b.size());
         last = b.upper;
     }
-    if (i < list->count() && last < stop) record_gap(c, side, stop - last);
+    if (it != list->end() && last < stop) record_gap(c, side, stop - last);
 }
 
 void Engine::close_contents_files(Connection& c) {

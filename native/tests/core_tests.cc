@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,9 +46,12 @@ int checks = 0;
 
 std::vector<std::pair<uint64_t, uint64_t>> spans(const BlockList& l) {
     std::vector<std::pair<uint64_t, uint64_t>> out;
-    for (size_t i = 0; i < l.count(); ++i) out.emplace_back(l[i].seq, l[i].upper);
+    for (const StreamBlock& b : l) out.emplace_back(b.seq, b.upper);
     return out;
 }
+
+// Where an iterator stands in its list.
+size_t at(const BlockList& l, BlockList::iterator it) { return static_cast<size_t>(std::distance(l.begin(), it)); }
 
 using Spans = std::vector<std::pair<uint64_t, uint64_t>>;
 
@@ -55,20 +60,23 @@ void block_list_inserts_only_uncovered_stretches() {
     BlockList l(&mem);
     const uint8_t data[64] = {0};
     size_t added;
-    CHECK(l.insert(10, 20, data, &added) == 0 && added == 1);
-    CHECK(l.insert(20, 30, data, &added) == 1 && added == 1);  // append
+    CHECK(at(l, l.insert(10, 20, data, &added)) == 0 && added == 1);
+    CHECK(at(l, l.insert(20, 30, data, &added)) == 1 && added == 1);  // append
     // Covered entirely: no block added; the answer is the block holding the end.
-    CHECK(l.insert(12, 18, data, &added) == 0 && added == 0);
-    CHECK(l.insert(15, 25, data, &added) == 1 && added == 0);
+    CHECK(at(l, l.insert(12, 18, data, &added)) == 0 && added == 0);
+    CHECK(at(l, l.insert(15, 25, data, &added)) == 1 && added == 0);
     // Straddles a hole: prefix, the hole between, and the tail become blocks.
-    CHECK(l.insert(40, 50, data, &added) == 2 && added == 1);
-    CHECK(l.insert(5, 60, data, &added) == 0 && added == 3);
+    CHECK(at(l, l.insert(40, 50, data, &added)) == 2 && added == 1);
+    CHECK(at(l, l.insert(5, 60, data, &added)) == 0 && added == 3);
     CHECK((spans(l) == Spans{{5, 10}, {10, 20}, {20, 30}, {30, 40}, {40, 50}, {50, 60}}));
     CHECK(l.data_size() == 55);
+    CHECK(at(l, l.first_ending_after(29)) == 2 && at(l, l.first_ending_after(30)) == 3 && l.first_ending_after(60) == l.end());
     l.settle(0, false, false);
-    CHECK(mem.bytes_held == 0);
+    // Adjacent intervals become one, which costs only its node.
+    CHECK((spans(l) == Spans{{5, 60}}) && l.data_size() == 55);
+    CHECK(mem.bytes_held == BlockList::kNodeCost && l.charge() == mem.bytes_held && mem.blocks_held == 1);
     l.pop_front();
-    CHECK(l.front().seq == 10 && l.count() == 5);
+    CHECK(l.empty() && l.data_size() == 0 && mem.bytes_held == 0 && mem.holders() == 0);
 }
 
 void block_list_keeps_bytes_only_when_asked() {
@@ -78,13 +86,111 @@ void block_list_keeps_bytes_only_when_asked() {
     size_t added;
     l.insert(100, 110, reinterpret_cast<const uint8_t*>(text), &added);
     l.insert(120, 125, reinterpret_cast<const uint8_t*>(text), &added);
+    CHECK(l.transient_cost(110, true) == alloc_cost(5) && l.transient_cost(110, false) == 32);
     // Delivered below 110: forgotten; above: kept as a copy.
     l.settle(110, true, false);
-    CHECK(l[0].bytes == nullptr);
-    CHECK(l[1].bytes != nullptr && std::memcmp(l[1].bytes, "abcde", 5) == 0);
-    CHECK(mem.bytes_held == 5);
+    CHECK(l.front().bytes == nullptr);
+    CHECK(l.back().bytes != nullptr && std::memcmp(l.back().bytes, "abcde", 5) == 0);
+    CHECK(mem.bytes_held == alloc_cost(5) + 2 * BlockList::kNodeCost);
     l.clear();
+    CHECK(mem.bytes_held == 0 && mem.blocks_held == 0 && mem.holders() == 0);
+}
+
+void block_list_merges_intervals_and_collapses_what_is_delivered() {
+    BlockMemory mem;
+    BlockList l(&mem);
+    // In-order intervals are one block.
+    l.append_interval(1, 101);
+    l.append_interval(101, 201);
+    CHECK(l.count() == 1 && l.back().upper == 201 && l.data_size() == 200);
+    // Out-of-order data above two holes, kept.
+    const uint8_t data[100] = {0};
+    size_t added;
+    l.insert(301, 401, data, &added);
+    l.insert(451, 501, data, &added);
+    l.settle(201, true, false);
+    CHECK(l.count() == 3 && l.data_size() == 350);
+    // Once everything is delivered or declared missing, one interval from
+    // the trim point; the holes (1 byte before, 100 + 50 between) are kept
+    // apart from the data size.
+    l.collapse(0, 501);
+    CHECK((spans(l) == Spans{{0, 501}}) && l.front().bytes == nullptr);
+    CHECK(l.data_size() == 350 && l.front_holes() == 151);
+    CHECK(mem.bytes_held == BlockList::kNodeCost && mem.blocks_held == 1);
+    l.append_interval(501, 601);
+    CHECK(l.count() == 1 && l.data_size() == 450);
+    l.pop_front();
+    CHECK(l.empty() && l.data_size() == 0 && l.front_holes() == 0);
+    // Forgetting bytes merges what they kept apart.
+    l.insert(700, 750, data, &added);
+    l.insert(750, 800, data, &added);
+    l.settle(0, true, true);
+    CHECK(l.count() == 2 && l.owns_bytes());
+    l.forget_bytes();
+    CHECK((spans(l) == Spans{{700, 800}}) && !l.owns_bytes() && mem.bytes_held == BlockList::kNodeCost);
+}
+
+void block_list_inserts_in_any_order_at_the_same_cost() {
+    // Reverse order and middle-out order build the same list as in order.
+    BlockMemory mem;
+    const uint8_t data[1] = {0};
+    size_t added;
+    for (int order = 0; order < 3; ++order) {
+        BlockList l(&mem);
+        const uint64_t n = 4096;
+        for (uint64_t i = 0; i < n; ++i) {
+            uint64_t k = i;
+            if (order == 1) k = n - 1 - i;
+            if (order == 2) {
+                // bit-reversed: each lands between two already there
+                k = 0;
+                for (uint64_t b = i, bits = 12; bits > 0; --bits, b >>= 1) k = (k << 1) | (b & 1);
+            }
+            l.insert(2 * k, 2 * k + 1, data, &added);
+            l.settle(0, true, true);
+        }
+        CHECK(l.count() == n && l.data_size() == n && l.front().seq == 0 && l.back().upper == 2 * n - 1);
+    }
     CHECK(mem.bytes_held == 0 && mem.blocks_held == 0);
+}
+
+void block_memory_names_the_oldest_holder_above_its_fair_share() {
+    BlockMemory mem;
+    std::vector<std::unique_ptr<BlockList>> lists;
+    const uint8_t data[4096] = {0};
+    auto hold = [&](BlockList& l, uint64_t from, uint64_t n) {
+        size_t added;
+        l.insert(from, from + n, data, &added);
+        l.settle(0, true, true);
+    };
+    for (int i = 0; i < 5; ++i) lists.push_back(std::make_unique<BlockList>(&mem));
+    hold(*lists[0], 10, 200);   // small, oldest
+    hold(*lists[1], 10, 4000);  // large
+    hold(*lists[2], 10, 4000);  // large, younger
+    hold(*lists[3], 10, 300);   // small, youngest
+    hold(*lists[4], 10, 20);    // a block of 20 bytes: too little to be in the index
+    CHECK(mem.holders() == 4 && mem.bytes_held == [&] {
+        uint64_t sum = 0;
+        for (const auto& l : lists) sum += l->charge();
+        return sum;
+    }());
+    // Fair share of 8000: 2000 each; of the two above it, the older.
+    CHECK(mem.victim(8000) == lists[1].get());
+    // A generous bound makes everyone's share large: then no one is above
+    // it, and the oldest of all is named.
+    CHECK(mem.victim(1u << 30) == lists[0].get());
+    // Growing into a larger class is entering it anew.
+    hold(*lists[1], 5000, 4000);
+    CHECK(mem.victim(8000) == lists[2].get());
+    // Passed over: to the back of its class.
+    mem.requeue(lists[2].get());
+    CHECK(mem.victim(8000) == lists[1].get());
+    const uint64_t total = mem.bytes_held;
+    lists[1]->clear();
+    CHECK(mem.holders() == 3 && mem.bytes_held < total);
+    CHECK(mem.victim(100) != lists[4].get());
+    lists.clear();
+    CHECK(mem.holders() == 0 && mem.bytes_held == 0);
 }
 
 void flow_table_finds_both_directions_and_survives_erasure() {
@@ -809,6 +915,9 @@ int main() {
     const std::vector<std::pair<const char*, std::function<void()>>> tests = {
         {"block_list_inserts_only_uncovered_stretches", block_list_inserts_only_uncovered_stretches},
         {"block_list_keeps_bytes_only_when_asked", block_list_keeps_bytes_only_when_asked},
+        {"block_list_merges_intervals_and_collapses_what_is_delivered", block_list_merges_intervals_and_collapses_what_is_delivered},
+        {"block_list_inserts_in_any_order_at_the_same_cost", block_list_inserts_in_any_order_at_the_same_cost},
+        {"block_memory_names_the_oldest_holder_above_its_fair_share", block_memory_names_the_oldest_holder_above_its_fair_share},
         {"flow_table_finds_both_directions_and_survives_erasure", flow_table_finds_both_directions_and_survives_erasure},
         {"decode_checks_ip_like_zeek", decode_checks_ip_like_zeek},
         {"fragments_reassemble_out_of_order", fragments_reassemble_out_of_order},

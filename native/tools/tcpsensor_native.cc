@@ -7,6 +7,7 @@
 //
 //   tcpsensor-native FILE [--events all|default|name,name,...] [--contents-all] [-C] [--workers N]
 //                    [--text ndjson|conn [--print]] [--max-connections N] [--no-compact]
+//                    [--max-reassembly-bytes N]
 //
 // --workers N shards the capture as the addon does (a dispatcher decodes,
 // N engines analyse), run one after another on this thread: the events
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
                 return 2;
             }
             options.max_connections = static_cast<uint32_t>(n);
+        } else if (!std::strcmp(argv[i], "--max-reassembly-bytes") && i + 1 < argc) {
+            options.max_reassembly_bytes = std::strtoull(argv[++i], nullptr, 10);
         } else if (!std::strcmp(argv[i], "--events") && i + 1 < argc) {
             if (!select_events(argv[++i], &options.events)) return 2;
         } else {
@@ -113,7 +116,7 @@ int main(int argc, char** argv) {
     PacketView batch[64];
     uint64_t packets = 0;
     uint64_t connections = 0;
-    uint64_t evicted = 0;
+    EngineStats totals;
     double dispatch_seconds = 0;
     auto read_all = [&](auto&& take) {
         for (;;) {
@@ -132,8 +135,7 @@ int main(int argc, char** argv) {
         Engine engine(options, source->linktype(), &counter, 0x7c5e1);
         read_all([&](const PacketView* p, size_t n) { engine.process_batch(p, n); });
         engine.finish();
-        connections = engine.stats().connections_total;
-        evicted = engine.stats().connections_evicted;
+        totals = engine.stats();
     } else {
         // Each engine holds its share of the connections.
         if (options.max_connections) options.max_connections = (options.max_connections + workers - 1) / workers;
@@ -162,11 +164,12 @@ int main(int argc, char** argv) {
         run_step();
         for (auto& e : engines) {
             e->finish();
-            connections += e->stats().connections_total;
-            evicted += e->stats().connections_evicted;
+            totals += e->stats();
         }
         dispatcher.finish();
     }
+    connections = totals.connections_total;
+    const uint64_t evicted = totals.connections_evicted;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t total = 0;
     for (const auto& k : kEventKinds) {
@@ -182,6 +185,8 @@ int main(int argc, char** argv) {
     std::fprintf(report, " evicted %llu", static_cast<unsigned long long>(evicted));
     if (workers) std::fprintf(report, " dispatch_seconds %.3f", dispatch_seconds);
     if (text != TextFormat::None) std::fprintf(report, " text_bytes %llu", static_cast<unsigned long long>(counter.text_bytes));
-    std::fprintf(report, "\n");
+    std::fprintf(report, "\n# reassembly_flushes %llu reassembly_dropped_bytes %llu\n",
+                 static_cast<unsigned long long>(totals.reassembly_flushes),
+                 static_cast<unsigned long long>(totals.reassembly_dropped_bytes));
     return error.set() ? 1 : 0;
 }
