@@ -85,9 +85,9 @@ size_t Engine::compact_timers(const CompactConnection& k, uint32_t slot, uint32_
     size_t n = 0;
     uint64_t order = k.timer_order;
     out[n++] = TimerEntry{k.time + options_.tcp_SYN_timeout, order++, slot, generation, TimerKind::Expire, 0};
-    if (options_.udp_inactivity_timeout)
+    if (options_.udp_inactivity_timeout != 0)
         out[n++] = TimerEntry{k.time + options_.udp_inactivity_timeout, order++, slot, generation, TimerKind::Inactivity, 1};
-    if (options_.tcp_attempt_delay)
+    if (options_.tcp_attempt_delay != 0)
         out[n++] = TimerEntry{k.time + options_.tcp_attempt_delay, order++, slot, generation, TimerKind::Attempt, 0};
     return n;
 }

@@ -20,9 +20,9 @@ Engine::Engine(const Options& options, int linktype, BatchConsumer* consumer, ui
       max_connections_(options.max_connections) {
     // A compact record's timers: expire, inactivity (if any), attempt (if any).
     compact_first_delay_ = options_.tcp_SYN_timeout;
-    if (options_.udp_inactivity_timeout && options_.udp_inactivity_timeout < compact_first_delay_)
+    if (options_.udp_inactivity_timeout != 0 && options_.udp_inactivity_timeout < compact_first_delay_)
         compact_first_delay_ = options_.udp_inactivity_timeout;
-    if (options_.tcp_attempt_delay && options_.tcp_attempt_delay < compact_first_delay_)
+    if (options_.tcp_attempt_delay != 0 && options_.tcp_attempt_delay < compact_first_delay_)
         compact_first_delay_ = options_.tcp_attempt_delay;
 }
 
@@ -563,7 +563,7 @@ void Engine::finish() {
     // of the records) take their turns among the queue's, each record
     // expanded just before it is removed.
     const auto compact_attempts_before = [this](const TimerEntry* limit) {
-        if (!options_.tcp_attempt_delay) return;
+        if (options_.tcp_attempt_delay == 0) return;
         for (uint32_t k = table_.oldest_compact(); k != FlowTable::kNone; k = table_.oldest_compact()) {
             TimerEntry t[3];
             // With an attempt delay, the attempt timer is the last one armed.
