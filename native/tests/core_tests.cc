@@ -310,37 +310,17 @@ void fragments_reassemble_out_of_order() {
     FragmentReassembler f(1 << 20, 30);
     uint64_t anomalies[kAnomalyCount] = {};
     // A 32-byte datagram (20 TCP header + 12 payload) in two fragments, last first.
-    auto frag = [](uint16_t offset, bool more, size_t len) {
-        std::vector<uint8_t> p(20 + len, 0);
-        p[0] = 0x45;
-        p[2] = static_cast<uint8_t>((20 + len) >> 8);
-        p[3] = static_cast<uint8_t>(20 + len);
-        p[5] = 7;  // id
-        const uint16_t off = static_cast<uint16_t>((more ? 0x2000 : 0) | (offset / 8));
-        p[6] = static_cast<uint8_t>(off >> 8);
-        p[7] = static_cast<uint8_t>(off);
-        p[9] = 6;
-        p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
-        for (size_t i = 0; i < len; ++i) p[20 + i] = static_cast<uint8_t>(offset + i);
-        return p;
-    };
-    auto parse = [](const std::vector<uint8_t>& v) {
-        IpPacket p;
-        Anomaly why;
-        parse_ip(v.data(), static_cast<uint32_t>(v.size()), static_cast<uint32_t>(v.size()), true, &p, &why);
-        return p;
-    };
-    const auto second = frag(16, false, 16), first = frag(0, true, 16);
+    const auto second = ipv4_fragment(7, 16, false, 16), first = ipv4_fragment(7, 0, true, 16);
     IpPacket out;
-    CHECK(!f.add(parse(second), 1.0, &out, anomalies));
-    CHECK(f.add(parse(first), 1.1, &out, anomalies));
+    CHECK(!f.add(parse_fragment(second), 1.0, &out, anomalies));
+    CHECK(f.add(parse_fragment(first), 1.1, &out, anomalies));
     CHECK(out.total_len == 52 && !out.is_fragment && out.proto == 6);
     bool in_order = true;
     for (uint32_t i = 0; i < 32; ++i) in_order = in_order && out.payload[i] == i;
     CHECK(in_order);
     CHECK(f.sets() == 0 && f.bytes() == 0);
     // An unfinished set expires.
-    CHECK(!f.add(parse(second), 2.0, &out, anomalies));
+    CHECK(!f.add(parse_fragment(second), 2.0, &out, anomalies));
     f.expire(40.0);
     CHECK(f.sets() == 0);
 }
