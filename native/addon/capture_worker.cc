@@ -234,7 +234,7 @@ void CaptureWorker::add_record(SideRecord record) {
     {
         std::lock_guard<std::mutex> lock(mu_);
         fill_totals(&record.stats);
-        record.interval_start = stats_start_ ? stats_start_ : record.network_time;
+        record.interval_start = stats_start_ != 0 ? stats_start_ : record.network_time;
         if (ordered_) {
             step_records_.emplace_back(record.after_batch, record);
             // Its step may be past already (the end of the stream).

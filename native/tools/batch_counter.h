@@ -24,6 +24,7 @@ public:
     uint64_t bytes = 0;
 
     uint64_t text_bytes = 0;
+    uint64_t conn_rows = 0;
 
     void render(TextFormat format, bool print) {
         renderer_ = std::make_unique<TextRenderer>(format);
@@ -49,6 +50,27 @@ public:
             if (print_) std::fwrite(text.data + load_le32(text.data + 20), 1, length, stdout);
             release_batch_buffer(text.data, text.capacity);
         }
+        release_batch_buffer(b.data, b.capacity);
+    }
+
+    // A text batch (text_batch_format.h), as the render thread hands it
+    // out: its lines counted by kind (conn.log rows apart), its text bytes.
+    void on_text_batch(Batch b) {
+        ++batches;
+        bytes += b.size;
+        if (b.size < text_batch::kHeaderSize || load_le32(b.data) != text_batch::kMagic) {
+            std::fprintf(stderr, "text batch: bad header\n");
+            std::abort();
+        }
+        const uint32_t lines = load_le32(b.data + 8);
+        const uint8_t* kinds = b.data + load_le32(b.data + 16);
+        for (uint32_t i = 0; i < lines; ++i) {
+            if (kinds[i] == text_batch::kConnLogRow)
+                ++conn_rows;
+            else if (kinds[i] <= kMaxEventKind)
+                ++by_kind[kinds[i]];
+        }
+        text_bytes += load_le32(b.data + 24);
         release_batch_buffer(b.data, b.capacity);
     }
 

@@ -7,6 +7,9 @@
 //
 //   tcpsensor-capture (-r FILE | -i IFACE) [--workers N] [--events all] [-C]
 //                     [--stop-after-batches K] [--close-after-batches K] [--stats-interval S]
+//                     [--text ndjson|conn]
+// With --text the batches come through the render thread as text batches,
+// whose lines are counted by kind as the events are.
 // SIGINT stops the capture gracefully.
 #include <atomic>
 #include <chrono>
@@ -58,6 +61,13 @@ int main(int argc, char** argv) {
             close_after = std::strtol(value(), nullptr, 10);
         } else if (a == "--stats-interval") {
             config.stats_interval = std::strtod(value(), nullptr);
+        } else if (a == "--text") {
+            const std::string format = value();
+            if (format != "ndjson" && format != "conn") {
+                std::fprintf(stderr, "--text takes ndjson or conn\n");
+                return 2;
+            }
+            config.text_format = format == "ndjson" ? TextFormat::Ndjson : TextFormat::ConnLog;
         } else {
             std::fprintf(stderr, "unknown argument '%s'\n", a.c_str());
             return 2;
@@ -80,6 +90,12 @@ int main(int argc, char** argv) {
     // SIGINT stops as the CLI does: take in what was captured, flush, end.
     std::signal(SIGINT, on_signal);
     BatchCounter counter;
+    const auto consume = [&](Batch b) {
+        if (config.text_format == TextFormat::None)
+            counter.on_batch(b);
+        else
+            counter.on_text_batch(b);
+    };
     uint64_t records = 0;
     long batches = 0;
     bool stopping = false;
@@ -90,7 +106,7 @@ int main(int argc, char** argv) {
         }
         Batch b;
         if (capture->take(&b)) {
-            counter.on_batch(b);
+            consume(b);
             ++batches;
             if (batches == stop_after) capture->stop();
             if (batches == close_after) {
@@ -102,7 +118,7 @@ int main(int argc, char** argv) {
         records += capture->take_records().size();
         if (capture->ended()) {
             if (capture->take(&b)) {
-                counter.on_batch(b);
+                consume(b);
                 continue;
             }
             records += capture->take_records().size();
@@ -120,8 +136,10 @@ int main(int argc, char** argv) {
                                                static_cast<unsigned long long>(counter.by_kind[k.id]));
         total += counter.by_kind[k.id];
     }
-    std::printf("# packets %llu events %llu batches %ld records %llu\n", static_cast<unsigned long long>(s.engine.packets),
-                static_cast<unsigned long long>(total), batches, static_cast<unsigned long long>(records));
+    std::printf("# packets %llu events %llu batches %ld records %llu conn_rows %llu text_bytes %llu\n",
+                static_cast<unsigned long long>(s.engine.packets), static_cast<unsigned long long>(total), batches,
+                static_cast<unsigned long long>(records), static_cast<unsigned long long>(counter.conn_rows),
+                static_cast<unsigned long long>(counter.text_bytes));
     const CaptureError e = capture->error();
     if (e.set()) std::fprintf(stderr, "%s: %s\n", e.code.c_str(), e.message.c_str());
     return e.set() ? 1 : 0;
