@@ -3,7 +3,7 @@
  * else in lib/ builds on these declarations.
  */
 import path from 'node:path';
-import { TcpsensorError } from './errors';
+import { TcpsensorError, type ChecksumOffloadDetail } from './errors';
 // node-gyp-build ships no types: its one export loads the addon of a
 // package directory (build/Release first, then prebuilds/).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -119,16 +119,7 @@ export interface CaptureInfo {
 /** What the capture thread reports beside the batches, each after the first `afterBatch` of them. */
 export type NativeRecord =
   | { kind: 'stats'; afterBatch: number; networkTime: number; intervalStart: number; stats: SensorStats }
-  | {
-      kind: 'checksum_offload';
-      afterBatch: number;
-      networkTime: number;
-      packets: number;
-      badIpChecksums: number;
-      badTcpChecksums: number;
-      badUdpChecksums: number;
-      validationDisabled: boolean;
-    };
+  | ({ kind: 'checksum_offload'; afterBatch: number } & ChecksumOffloadDetail);
 
 export interface NativeSensor {
   start(): void;
